@@ -1,0 +1,98 @@
+"""The exception tree of spe_host.
+
+Theory of operation: every error the library raises on purpose derives from
+:class:`SpeError`, so an embedding program can catch them all in one place. Each
+subclass carries a stable wire ``code`` (see ``docs/protocol.md``) so that an error
+raised in the host arrives at a remote client as the same class. Messages are full
+sentences that say what happened and what to do about it.
+
+:class:`ScriptAborted` is the odd one out: it is what a *script* sees when its session
+is stopped, and it derives from :class:`BaseException` so that ``except Exception:``
+in the script does not swallow the stop.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "LocalProtocolError",
+    "PermissionDenied",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "ScriptAborted",
+    "SessionBusy",
+    "SessionExists",
+    "SessionNotFound",
+    "SpeError",
+]
+
+
+class SpeError(Exception):
+    """The root of every error spe_host raises on purpose.
+
+    Attributes:
+        code: The stable error code used on the wire (``internal`` for the root).
+    """
+
+    code: str = "internal"
+
+
+class SessionNotFound(SpeError, LookupError):
+    """No session has the given id (or no session matches the given pattern)."""
+
+    code = "not_found"
+
+
+class SessionBusy(SpeError):
+    """The session is running (or stopping) and cannot take this operation now."""
+
+    code = "busy"
+
+
+class SessionExists(SpeError):
+    """A session with that id exists already."""
+
+    code = "busy"
+
+
+class ProtocolError(SpeError):
+    """A frame or message broke the wire protocol.
+
+    Attributes:
+        error_code: The wire code to answer with (``bad_request`` or ``too_large``).
+    """
+
+    code = "bad_request"
+
+    def __init__(self, message: str, *, error_code: str = "bad_request") -> None:
+        super().__init__(message)
+        self.error_code = error_code
+        self.code = error_code
+
+
+class LocalProtocolError(ProtocolError):
+    """We tried to send something the protocol does not allow."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent something the protocol does not allow."""
+
+
+class AuthenticationError(SpeError):
+    """The credentials were missing, wrong, or the peer is not allowed to connect."""
+
+    code = "unauthorized"
+
+
+class PermissionDenied(SpeError):
+    """The credentials are valid, but their role may not do this."""
+
+    code = "forbidden"
+
+
+class ScriptAborted(BaseException):
+    """Raised inside a script when its session has been stopped.
+
+    It derives from :class:`BaseException` so that ``except Exception:`` in a script
+    does not swallow it; ``finally:`` blocks and ``with`` exits still run.
+    """

@@ -1,0 +1,377 @@
+"""Run one execution of a script: statement by statement, in a worker thread.
+
+Theory of operation
+-------------------
+An :class:`Execution` is one run of some source in a session's namespace. Its
+:meth:`~Execution.run` compiles the source (see ``_instrument``) and makes *one* hop
+into a worker thread with ``trio.to_thread.run_sync`` - a hop costs about as much as
+thousands of simple statements, so it is paid once per execution, not per statement.
+In the thread the statements run in order:
+
+* A synchronous statement is ``exec``-ed right there, so ``time.sleep(60)`` blocks
+  only this worker and never the host.
+* A statement that awaits at top level (``await trio.sleep(1)``, ``async with``,
+  ``async for``) goes back to the trio thread with ``trio.from_thread.run`` and runs
+  inside a cancel scope that :meth:`~Execution.request_stop` cancels, so a stop ends
+  the await at once. Such a statement runs *entirely* in the trio thread: a blocking
+  call inside the same compound statement (``for`` ... ``time.sleep(1)``;
+  ``await ...``) blocks the event loop for its duration. Put blocking work in its own
+  statement, or wrap it in ``await trio.to_thread.run_sync(...)``.
+
+Stopping is cooperative. :meth:`~Execution.request_stop` sets a flag on the execution
+and the ``__spe_abort__`` fast-path flag in the namespace; the next check the script
+meets calls :func:`checkpoint`, which raises :class:`ScriptAborted` only if the
+execution running in *this context* (a context variable) is the stopped one, and not
+while a ``ScriptAborted`` is being handled, so ``finally:`` blocks and ``with`` exits
+run to completion. The flag stays set, so a script that swallows the abort meets it
+again at its next check.
+
+The execution is also its session's stream sink (``_streams``): stdout and stderr go
+to the session's output buffer, and ``input()`` asks the client that submitted the
+execution, or raises ``EOFError`` in a background job with nobody to answer.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import enum
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import CodeType, CoroutineType, FrameType, TracebackType
+from typing import Any
+
+import trio
+
+from . import _instrument
+from ._errors import ScriptAborted
+from ._streams import OutputBuffer, use_sink
+
+__all__ = [
+    "Execution",
+    "ExecutionResult",
+    "ExecutionStatus",
+    "InputHandler",
+    "checkpoint",
+    "current_execution",
+]
+
+#: Answers ``input()``: takes the prompt, returns the line (None for end-of-file).
+InputHandler = Callable[[str], Awaitable[str | None]]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class ExecutionStatus(enum.StrEnum):
+    """How an execution ended."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionResult:
+    """The outcome of one execution, as ``execute`` and ``receive`` return it.
+
+    Attributes:
+        session_id: The session it ran in.
+        status: COMPLETED, FAILED or ABORTED.
+        value: In interactive mode, the repr of the displayed expression's value;
+            otherwise None.
+        error: The formatted traceback (script frames only), or None.
+        output: The text the execution printed (led by a marker if the session's
+            output bound dropped some of it).
+        started_at: When it started (UTC).
+        finished_at: When it ended (UTC).
+    """
+
+    session_id: str
+    status: ExecutionStatus
+    value: str | None
+    error: str | None
+    output: str
+    started_at: datetime
+    finished_at: datetime
+
+
+_running: contextvars.ContextVar[Execution | None] = contextvars.ContextVar(
+    "spe_host_execution", default=None
+)
+
+
+def current_execution() -> Execution | None:
+    """The execution running in this context, or None outside any execution."""
+    return _running.get()
+
+
+def _aborted_is_being_handled() -> bool:
+    return isinstance(sys.exc_info()[1], ScriptAborted)
+
+
+def checkpoint() -> bool:
+    """The slow path of the abort check (bound as ``__spe_checkpoint__`` in sessions).
+
+    Returns:
+        True, so that it can stand in a comprehension's filter.
+
+    Raises:
+        ScriptAborted: The execution running in this context has been asked to stop
+            and is not already handling the abort.
+    """
+    execution = _running.get()
+    if execution is None or not execution.stop_requested:
+        return True
+    if _aborted_is_being_handled():
+        return True  # let finally blocks, except handlers and __exit__ finish
+    raise ScriptAborted(f"session {execution.session_id!r} was stopped")
+
+
+@contextmanager
+def _running_as(execution: Execution) -> Iterator[None]:
+    token = _running.set(execution)
+    try:
+        with use_sink(execution):
+            yield
+    finally:
+        _running.reset(token)
+
+
+def _is_internal(filename: str) -> bool:
+    return os.path.dirname(os.path.abspath(filename)) == _PACKAGE_DIR
+
+
+def _trim(te: traceback.TracebackException, seen: set[int]) -> None:
+    if id(te) in seen:
+        return
+    seen.add(id(te))
+    kept = [frame for frame in te.stack if not _is_internal(frame.filename)]
+    te.stack = traceback.StackSummary.from_list(kept)
+    for linked in (te.__cause__, te.__context__):
+        if linked is not None:
+            _trim(linked, seen)
+
+
+def format_error(exc: BaseException, script_files: set[str]) -> str:
+    """Format ``exc`` with the script's frames and none of spe_host's.
+
+    Frames before the first script frame are the runner's and trio's plumbing; they
+    are cut, and spe_host's own frames (the abort check) are dropped everywhere.
+    """
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename not in script_files:
+        tb = tb.tb_next
+    te = traceback.TracebackException(type(exc), exc, tb, compact=True)
+    _trim(te, set())
+    return "".join(te.format())
+
+
+class Execution:
+    """One run of source code in a session's namespace.
+
+    Created and driven by the session; embedding programs see its result as an
+    :class:`ExecutionResult`.
+
+    Args:
+        session_id: The session's id (for messages).
+        namespace: The session's namespace; the script's globals.
+        source: The script's text.
+        filename: The name tracebacks and ``location`` show.
+        interactive: Show and bind to ``_`` the value of a final expression.
+        output: The session's output buffer.
+        script_files: The session's registered script filenames (for tracebacks and
+            ``location``); this execution adds its own.
+        input_handler: Answers ``input()``, or None in a background job.
+        limiter: Bounds how many executions run in worker threads at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        namespace: dict[str, Any],
+        source: str,
+        filename: str,
+        interactive: bool,
+        output: OutputBuffer,
+        script_files: set[str],
+        input_handler: InputHandler | None = None,
+        limiter: trio.CapacityLimiter | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.namespace = namespace
+        self.source = source
+        self.filename = filename
+        self.interactive = interactive
+        self.output = output
+        self.script_files = script_files
+        self.input_handler = input_handler
+        self.limiter = limiter
+        self.stop_requested = False
+        self.result: ExecutionResult | None = None
+        self.finished = trio.Event()
+        self._thread: int | None = None
+        self._scope: trio.CancelScope | None = None
+        self._coroutine: CoroutineType[Any, Any, Any] | None = None
+        self._partial_line = ""
+        self._value: str | None = None
+
+    # -- control (trio thread) ---------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Ask the execution to stop at its next check; returns at once."""
+        self.stop_requested = True
+        self.namespace[_instrument.FLAG_NAME] = True
+        if self._scope is not None:
+            self._scope.cancel()
+
+    @property
+    def location(self) -> str | None:
+        """``file:line`` of the script statement running now, or None."""
+        frame: FrameType | None = None
+        coroutine = self._coroutine
+        if coroutine is not None:
+            # An awaiting statement: follow the await chain down to the innermost
+            # script coroutine.
+            awaited: Any = coroutine
+            while isinstance(awaited, CoroutineType):
+                inner = awaited.cr_frame
+                if inner is not None and inner.f_code.co_filename in self.script_files:
+                    frame = inner
+                awaited = awaited.cr_await
+        elif self._thread is not None:
+            current: FrameType | None = sys._current_frames().get(self._thread)
+            while current is not None:
+                if current.f_code.co_filename in self.script_files:
+                    frame = current
+                    break
+                current = current.f_back
+        if frame is None:
+            return None
+        return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+    async def run(self) -> ExecutionResult:
+        """Run to the end and return the result (also stored in ``result``)."""
+        started_at = datetime.now(UTC)
+        start_offset = self.output.end_offset
+        self.namespace[_instrument.FLAG_NAME] = self.stop_requested
+        self.namespace[_instrument.CHECK_NAME] = checkpoint
+        self.script_files.add(self.filename)
+        try:
+            status, error = await trio.to_thread.run_sync(
+                self._run_in_thread,
+                limiter=self.limiter,
+                abandon_on_cancel=True,
+            )
+        finally:
+            self._thread = None
+            self._coroutine = None
+            self.namespace[_instrument.FLAG_NAME] = False
+        self.result = ExecutionResult(
+            session_id=self.session_id,
+            status=status,
+            value=self._value if status is ExecutionStatus.COMPLETED else None,
+            error=error,
+            output=self.output.text_since(start_offset),
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+        )
+        self.finished.set()
+        return self.result
+
+    # -- the worker thread -------------------------------------------------------
+
+    def _run_in_thread(self) -> tuple[ExecutionStatus, str | None]:
+        self._thread = threading.get_ident()
+        with _running_as(self):
+            try:
+                if self.stop_requested:
+                    checkpoint()
+                statements = _instrument.compile_script(
+                    self.source, self.filename, interactive=self.interactive
+                )
+                for statement in statements:
+                    self._run_statement(statement)
+            except SyntaxError as exc:
+                lines = traceback.format_exception_only(type(exc), exc)
+                return ExecutionStatus.FAILED, "".join(lines)
+            except ScriptAborted as exc:
+                return ExecutionStatus.ABORTED, format_error(exc, self.script_files)
+            except BaseException as exc:
+                # Anything else - SystemExit included - fails the script, not the host.
+                return ExecutionStatus.FAILED, format_error(exc, self.script_files)
+        return ExecutionStatus.COMPLETED, None
+
+    def _run_statement(self, statement: _instrument.Statement) -> None:
+        if statement.is_async:
+            checkpoint()
+            value = trio.from_thread.run(self._run_async, statement.code)
+        elif statement.display:
+            checkpoint()
+            value = eval(statement.code, self.namespace)
+        else:
+            exec(statement.code, self.namespace)
+            return
+        if statement.display and value is not None:
+            self.namespace["_"] = value
+            self._value = repr(value)
+
+    async def _run_async(self, code: CodeType) -> Any:
+        with trio.CancelScope() as scope:
+            self._scope = scope
+            if self.stop_requested:
+                scope.cancel()
+            coroutine = eval(code, self.namespace)
+            self._coroutine = coroutine
+            try:
+                return await coroutine
+            finally:
+                self._coroutine = None
+                self._scope = None
+        raise ScriptAborted(f"session {self.session_id!r} was stopped")
+
+    # -- the stream sink (any thread) --------------------------------------------
+
+    def write(self, text: str) -> None:
+        """Take the execution's stdout/stderr text."""
+        newline = text.rfind("\n")
+        self._partial_line = (text[newline + 1 :] if newline >= 0 else self._partial_line + text)[
+            -200:
+        ]
+        self.output.write(text)
+
+    def readline(self) -> str:
+        """Answer ``input()``: ask the client, or fail with a sentence saying why."""
+        if self.input_handler is None:
+            raise EOFError(
+                f"session {self.session_id!r} runs in the background with no client "
+                "attached to answer input(); pass values with args= instead"
+            )
+        if threading.get_ident() != self._thread:
+            raise EOFError(
+                "input() cannot wait for an answer inside a statement that awaits; "
+                "read input in a statement of its own"
+            )
+        prompt, self._partial_line = self._partial_line, ""
+        return trio.from_thread.run(self._ask, prompt)
+
+    async def _ask(self, prompt: str) -> str:
+        handler = self.input_handler
+        assert handler is not None
+        with trio.CancelScope() as scope:
+            self._scope = scope
+            if self.stop_requested:
+                scope.cancel()
+            try:
+                answer = await handler(prompt)
+            finally:
+                self._scope = None
+            if answer is None:
+                return ""  # end-of-file: input() raises EOFError
+            return answer if answer.endswith("\n") else answer + "\n"
+        raise ScriptAborted(f"session {self.session_id!r} was stopped")
