@@ -64,10 +64,14 @@ class ProtocolError(SpeError):
 
     code = "bad_request"
 
-    def __init__(self, message: str, *, error_code: str = "bad_request") -> None:
+    def __init__(
+        self, message: str, *, error_code: str = "bad_request", request_id: int | None = None
+    ) -> None:
         super().__init__(message)
         self.error_code = error_code
         self.code = error_code
+        #: The id of the request the bad frame belonged to, when it could be read.
+        self.request_id = request_id
 
 
 class LocalProtocolError(ProtocolError):
