@@ -1,0 +1,52 @@
+"""The example ticker service, reachable from other consoles.
+
+It is ``embedded_app.py``'s ticker with its host put on the wire: a unix socket in
+the private runtime directory, named after the host (``--name``, default ``demo``).
+From another console::
+
+    spe-host --connect demo ls
+    spe-host --connect demo attach --session play
+    spe-host --connect demo start watch -c "while True: print(app.counter); time.sleep(1)"
+    spe-host --connect demo stop watch
+
+It runs until interrupted (Ctrl-C or SIGTERM), then shuts down gracefully: running
+sessions are stopped and their clients told.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+import trio
+
+import spe_host
+from spe_host._server import serve
+
+try:
+    from embedded_app import Ticker
+except ImportError:  # run as a module from the repository root
+    from examples.embedded_app import Ticker
+
+
+async def main(name: str) -> None:
+    app = Ticker()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(app.run)
+        async with spe_host.open_host(namespace={"app": app}, name=name) as host:
+            listening = await nursery.start(serve, host)
+            print(f"ticker service: host {name!r} listening on {listening.address}", flush=True)
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for signum in signals:
+                    print(f"ticker service: {signal.Signals(signum).name}, shutting down", flush=True)
+                    break
+        nursery.cancel_scope.cancel()
+    print("ticker service: stopped", flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", default="demo", help="the host's name (default: demo)")
+    trio.run(main, parser.parse_args().name)
+    sys.exit(0)

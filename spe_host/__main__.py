@@ -1,0 +1,7 @@
+"""``python -m spe_host``: the ``spe-host`` command."""
+
+import sys
+
+from spe_host._cli import main
+
+sys.exit(main())
