@@ -17,6 +17,7 @@ The layers, each a private module, data flowing one way (top to bottom):
 The host never imports the server; the server takes a host as an argument.
 """
 
+from ._client import Client, Subscription, connect
 from ._errors import (
     AuthenticationError,
     LocalProtocolError,
@@ -30,16 +31,22 @@ from ._errors import (
     SpeError,
 )
 from ._host import DEFAULT_IDLE_TIMEOUT, Host, NoResult, open_host
+from ._protocol import Completion, ExecutionInfo, SessionInfo
 from ._runner import ExecutionResult, ExecutionStatus, InputHandler
+from ._server import Listening, serve, serve_tcp, serve_unix
 from ._session import Progress, ScriptSession, SessionState, SpeHandle, StopOutcome
 
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT",
     "AuthenticationError",
+    "Client",
+    "Completion",
+    "ExecutionInfo",
     "ExecutionResult",
     "ExecutionStatus",
     "Host",
     "InputHandler",
+    "Listening",
     "LocalProtocolError",
     "NoResult",
     "PermissionDenied",
@@ -50,12 +57,18 @@ __all__ = [
     "ScriptSession",
     "SessionBusy",
     "SessionExists",
+    "SessionInfo",
     "SessionNotFound",
     "SessionState",
     "SpeError",
     "SpeHandle",
     "StopOutcome",
+    "Subscription",
+    "connect",
     "open_host",
+    "serve",
+    "serve_tcp",
+    "serve_unix",
 ]
 
 __version__ = "0.1.0"

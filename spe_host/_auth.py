@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeAlias
 
 from spe_host._errors import AuthenticationError, PermissionDenied, SpeError
+from spe_host._protocol import OPERATOR_REQUESTS
 
 __all__ = [
     "OPERATOR_ALLOWED",
@@ -215,10 +216,10 @@ class Role(enum.StrEnum):
     OPERATOR = "operator"
 
 
-#: The message types an operator may send; everything else needs the admin role.
-OPERATOR_ALLOWED = frozenset(
-    {"list", "receive", "wait", "subscribe", "stop", "cancel", "input_reply"}
-)
+#: The message types an operator may send; everything else needs the admin role. One
+#: list for the whole package: the protocol module (and docs/protocol.md) define it.
+#: ``input_reply`` is not in it: an operator cannot execute, so no input is ever asked of it.
+OPERATOR_ALLOWED = OPERATOR_REQUESTS
 
 
 def check_permission(role: Role | str, message_type: str) -> None:
