@@ -100,3 +100,6 @@ class ScriptAborted(BaseException):
     It derives from :class:`BaseException` so that ``except Exception:`` in a script
     does not swallow it; ``finally:`` blocks and ``with`` exits still run.
     """
+
+    # Tracebacks and reprs name the public path, not the private module.
+    __module__ = "spe_host"

@@ -20,7 +20,10 @@ A background task expires sessions that have been idle longer than ``idle_timeou
 On exit the host stops every running execution and waits for them, up to
 ``shutdown_timeout``; one stuck in a native call that does not return by then is
 reported (logged, and listed in :attr:`Host.unfinished`) with its session id and
-line, and its worker thread is abandoned.
+line, and its worker thread is abandoned (it still aborts at its next statement
+once the call returns). The same happens when the host's block is cancelled from
+outside: executions wait for the host's exit to stop them, they are not abandoned
+by the cancellation itself. A closed host refuses new work.
 
 The host knows nothing of sockets: the server (``_server.py``) takes a host as an
 argument, so the layers stay one-way.
@@ -93,6 +96,7 @@ class Host:
         self._sessions: dict[str, ScriptSession] = {}
         self._fresh_ids = itertools.count(1)
         self._changed = trio.Event()
+        self._closed = False
 
     # -- Get ------------------------------------------------------------------
 
@@ -158,9 +162,11 @@ class Host:
 
         Raises:
             SessionBusy: The session is running.
+            SpeError: The host is closed (its ``open_host`` block has ended).
             ValueError: Neither or both of ``code`` and ``path`` were given, or an
                 id or argument name is not valid.
         """
+        self._check_open()
         source, filename = _source_of(code, path)
         if args is not None:
             bad = [key for key in args if not str(key).isidentifier()]
@@ -215,7 +221,9 @@ class Host:
 
         Raises:
             SessionBusy: The session is running.
+            SpeError: The host is closed (its ``open_host`` block has ended).
         """
+        self._check_open()
         session = self._get_or_create(id, autodispose=False)
         execution = session._begin(
             code,
@@ -348,6 +356,10 @@ class Host:
 
     # -- internals ------------------------------------------------------------
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SpeError(f"host {self.name!r} is closed and takes no new work; open a new host")
+
     def _get_or_create(self, id: str | None, *, autodispose: bool) -> ScriptSession:
         if id is None:
             id = f"job-{next(self._fresh_ids)}"
@@ -415,6 +427,8 @@ class Host:
                 await self._changed.wait()
 
     async def _shutdown(self, deadline: float) -> None:
+        # No new work from here on: an execution started now would outlive the host.
+        self._closed = True
         running = [s for s in self._sessions.values() if s.is_active()]
         if not running:
             return
@@ -433,6 +447,9 @@ class Host:
                     deadline,
                     where or "an unknown line",
                 )
+                # Its task records an ABORTED result and ends; the thread runs on
+                # until its native call returns, then aborts at its next check.
+                session._abandon()
 
 
 def _source_of(code: str | None, path: str | os.PathLike[str] | None) -> tuple[str, str | None]:

@@ -18,12 +18,18 @@ In the thread the statements run in order:
   ``await ...``) blocks the event loop for its duration. Put blocking work in its own
   statement, or wrap it in ``await trio.to_thread.run_sync(...)``.
 
+The wait for the worker thread is shielded from cancellation: only the host's exit
+gives up on a thread (:meth:`~Execution.abandon`), after it has asked it to stop and
+waited for its deadline; the stop stays requested, so an abandoned thread still
+aborts at its next check when its native call returns.
+
 Stopping is cooperative. :meth:`~Execution.request_stop` sets a flag on the execution
 and the ``__spe_abort__`` fast-path flag in the namespace; the next check the script
 meets calls :func:`checkpoint`, which raises :class:`ScriptAborted` only if the
 execution running in *this context* (a context variable) is the stopped one, and not
-while a ``ScriptAborted`` is being handled, so ``finally:`` blocks and ``with`` exits
-run to completion. The flag stays set, so a script that swallows the abort meets it
+while a ``ScriptAborted`` (or, in a statement that awaits, the ``trio.Cancelled`` the
+stop caused) is being handled, so ``finally:`` blocks and ``with`` exits run to
+completion. The flag stays set, so a script that swallows the abort meets it
 again at its next check.
 
 The execution is also its session's stream sink (``_streams``): stdout and stderr go
@@ -35,6 +41,8 @@ from __future__ import annotations
 
 import contextvars
 import enum
+import functools
+import linecache
 import os
 import sys
 import threading
@@ -111,7 +119,9 @@ def current_execution() -> Execution | None:
 
 
 def _aborted_is_being_handled() -> bool:
-    return isinstance(sys.exc_info()[1], ScriptAborted)
+    # In a statement that awaits, a stop cancels the statement's cancel scope, so
+    # the abort propagates through the script's finally blocks as trio.Cancelled.
+    return isinstance(sys.exc_info()[1], ScriptAborted | trio.Cancelled)
 
 
 def checkpoint() -> bool:
@@ -142,6 +152,7 @@ def _running_as(execution: Execution) -> Iterator[None]:
         _running.reset(token)
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_internal(filename: str) -> bool:
     return os.path.dirname(os.path.abspath(filename)) == _PACKAGE_DIR
 
@@ -166,9 +177,28 @@ def format_error(exc: BaseException, script_files: set[str]) -> str:
     tb: TracebackType | None = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename not in script_files:
         tb = tb.tb_next
+    if type(exc) is ScriptAborted:
+        return _format_abort(exc, tb)
     te = traceback.TracebackException(type(exc), exc, tb, compact=True)
     _trim(te, set())
     return "".join(te.format())
+
+
+def _format_abort(exc: ScriptAborted, tb: TracebackType | None) -> str:
+    # An abort is on the stop's critical path and says only where the script was:
+    # one line per script frame, without the caret analysis that a full traceback
+    # spends most of its time on (about a fifth of the stop latency).
+    lines = ["Traceback (most recent call last):\n"]
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if not _is_internal(code.co_filename):
+            lines.append(f'  File "{code.co_filename}", line {tb.tb_lineno}, in {code.co_name}\n')
+            source = linecache.getline(code.co_filename, tb.tb_lineno).strip()
+            if source:
+                lines.append(f"    {source}\n")
+        tb = tb.tb_next
+    lines.append(f"spe_host.ScriptAborted: {exc}\n")
+    return "".join(lines)
 
 
 class Execution:
@@ -217,6 +247,8 @@ class Execution:
         self.finished = trio.Event()
         self._thread: int | None = None
         self._scope: trio.CancelScope | None = None
+        self._thread_scope: trio.CancelScope | None = None
+        self._abandoned_at: str | None = None
         self._coroutine: CoroutineType[Any, Any, Any] | None = None
         self._partial_line = ""
         self._value: str | None = None
@@ -229,6 +261,17 @@ class Execution:
         self.namespace[_instrument.FLAG_NAME] = True
         if self._scope is not None:
             self._scope.cancel()
+
+    def abandon(self) -> None:
+        """Stop waiting for a worker thread stuck in a native call (at host exit).
+
+        :meth:`run` returns at once with an ABORTED result. The thread is left to
+        finish its call; the stop stays requested, so it aborts at its next check.
+        """
+        self._abandoned_at = self.location or "an unknown line"
+        self.request_stop()
+        if self._thread_scope is not None:
+            self._thread_scope.cancel()
 
     @property
     def location(self) -> str | None:
@@ -262,16 +305,37 @@ class Execution:
         self.namespace[_instrument.FLAG_NAME] = self.stop_requested
         self.namespace[_instrument.CHECK_NAME] = checkpoint
         self.script_files.add(self.filename)
+        outcome: tuple[ExecutionStatus, str | None] | None = None
         try:
-            status, error = await trio.to_thread.run_sync(
-                self._run_in_thread,
-                limiter=self.limiter,
-                abandon_on_cancel=True,
-            )
+            # Shielded: a cancelled caller, or a host cancelled from outside, must not
+            # abandon the thread before the host's exit has asked it to stop and
+            # given it its deadline; only abandon() ends this wait early.
+            with trio.CancelScope(shield=True) as self._thread_scope:
+                outcome = await trio.to_thread.run_sync(
+                    self._run_in_thread,
+                    limiter=self.limiter,
+                    abandon_on_cancel=True,
+                )
         finally:
+            self._thread_scope = None
             self._thread = None
             self._coroutine = None
-            self.namespace[_instrument.FLAG_NAME] = False
+            if outcome is not None:
+                # An abandoned thread keeps the flag up: it must still abort at its
+                # next check when its native call returns.
+                self.namespace[_instrument.FLAG_NAME] = False
+        status: ExecutionStatus
+        error: str | None
+        if outcome is None:
+            status = ExecutionStatus.ABORTED
+            error = (
+                f"spe_host.ScriptAborted: session {self.session_id!r} was stopped as the "
+                "host closed, but it did not reach its next statement in time: it was "
+                f"stuck at {self._abandoned_at}, most likely in a native call. Its worker "
+                "thread was abandoned; it stops at its next statement.\n"
+            )
+        else:
+            status, error = outcome
         self.result = ExecutionResult(
             session_id=self.session_id,
             status=status,
@@ -292,14 +356,17 @@ class Execution:
             try:
                 if self.stop_requested:
                     checkpoint()
-                statements = _instrument.compile_script(
-                    self.source, self.filename, interactive=self.interactive
-                )
+                try:
+                    statements = _instrument.compile_script(
+                        self.source, self.filename, interactive=self.interactive
+                    )
+                except SyntaxError as exc:
+                    # The script's own syntax: no traceback to show. (A SyntaxError
+                    # the script raises as it runs gets its traceback below.)
+                    lines = traceback.format_exception_only(type(exc), exc)
+                    return ExecutionStatus.FAILED, "".join(lines)
                 for statement in statements:
                     self._run_statement(statement)
-            except SyntaxError as exc:
-                lines = traceback.format_exception_only(type(exc), exc)
-                return ExecutionStatus.FAILED, "".join(lines)
             except ScriptAborted as exc:
                 return ExecutionStatus.ABORTED, format_error(exc, self.script_files)
             except BaseException as exc:

@@ -252,6 +252,11 @@ class ScriptSession:
         self._set_state(SessionState.STOPPING)
         return StopOutcome.REQUESTED
 
+    def _abandon(self) -> None:
+        execution = self._execution
+        if execution is not None:
+            execution.abandon()
+
     def _close(self) -> None:
         self._set_state(SessionState.CLOSED)
         for filename in self._sources:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import io
 import sys
 import threading
 from collections.abc import Iterator
@@ -250,8 +251,23 @@ class _OutProxy:
     def isatty(self) -> bool:
         return _current.get() is None and self._original.isatty()
 
+    def fileno(self) -> int:
+        _refuse_fileno_in_a_sink()
+        return self._original.fileno()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._original, name)
+
+
+def _refuse_fileno_in_a_sink() -> None:
+    # Inside an execution the streams are the session's, not the console's. input()
+    # reads the terminal itself (bypassing sys.stdin, and out of reach of a stop)
+    # when sys.stdin and sys.stdout report the console's descriptors, so they must
+    # not report them there.
+    if _current.get() is not None:
+        raise io.UnsupportedOperation(
+            "this stream belongs to a script session and has no file descriptor"
+        )
 
 
 class _InProxy:
@@ -270,6 +286,12 @@ class _InProxy:
 
     def isatty(self) -> bool:
         return _current.get() is None and self._original is not None and self._original.isatty()
+
+    def fileno(self) -> int:
+        _refuse_fileno_in_a_sink()
+        if self._original is None:
+            raise io.UnsupportedOperation("the process has no standard input")
+        return self._original.fileno()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._original, name)
