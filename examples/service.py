@@ -39,7 +39,9 @@ async def main(name: str) -> None:
             print(f"ticker service: host {name!r} listening on {listening.address}", flush=True)
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for signum in signals:
-                    print(f"ticker service: {signal.Signals(signum).name}, shutting down", flush=True)
+                    print(
+                        f"ticker service: {signal.Signals(signum).name}, shutting down", flush=True
+                    )
                     break
         nursery.cancel_scope.cancel()
     print("ticker service: stopped", flush=True)
