@@ -22,7 +22,6 @@ import sys
 import trio
 
 import spe_host
-from spe_host._server import serve
 
 try:
     from embedded_app import Ticker
@@ -35,7 +34,7 @@ async def main(name: str) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(app.run)
         async with spe_host.open_host(namespace={"app": app}, name=name) as host:
-            listening = await nursery.start(serve, host)
+            listening = await nursery.start(spe_host.serve, host)
             print(f"ticker service: host {name!r} listening on {listening.address}", flush=True)
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for signum in signals:

@@ -43,7 +43,7 @@ from typing import Any
 
 import trio
 
-from . import _streams
+from . import _instrument, _streams
 from ._errors import SessionBusy, SessionNotFound, SpeError
 from ._runner import ExecutionResult, InputHandler
 from ._session import ScriptSession, SessionState, StopOutcome
@@ -54,6 +54,7 @@ logger = logging.getLogger("spe_host")
 
 DEFAULT_IDLE_TIMEOUT = 30 * 60.0
 _WILDCARDS = re.compile(r"[*?\[]")
+_RESERVED_ARGS = frozenset({"spe", "__builtins__", *_instrument.RESERVED_NAMES})
 _VALID_ID = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}")
 
 
@@ -72,6 +73,8 @@ class Host:
         name: The host's name (used by the server for its socket and files).
         idle_timeout: Seconds an idle session lives after its last use (None: forever).
         limiter: Bounds how many executions run in worker threads at once.
+        shutdown_timeout: How long exit, and ``remove(force=True)``, wait for a
+            stopped execution before abandoning its worker thread.
         unfinished: After exit, ``(session id, location)`` of every execution that
             did not stop within the shutdown deadline.
     """
@@ -85,8 +88,10 @@ class Host:
         idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
         max_running: int = 64,
         output_limit: int = _streams.DEFAULT_OUTPUT_LIMIT,
+        shutdown_timeout: float = 5.0,
     ) -> None:
         self.name = name
+        self.shutdown_timeout = shutdown_timeout
         self.idle_timeout = idle_timeout
         self.limiter = trio.CapacityLimiter(max_running)
         self.output_limit = output_limit
@@ -174,6 +179,12 @@ class Host:
                 raise ValueError(
                     f"args must be valid Python names; {', '.join(map(repr, bad))} "
                     "cannot be bound as variables"
+                )
+            taken = sorted(set(args) & _RESERVED_ARGS)
+            if taken:
+                raise ValueError(
+                    f"{', '.join(map(repr, taken))} cannot be passed as args: the host "
+                    "binds those names in every session; rename the argument"
                 )
         session = self._get_or_create(id, autodispose=id is None)
         if session.is_active():
@@ -332,7 +343,9 @@ class Host:
 
         Args:
             *ids: Session ids or wildcards.
-            force: Stop running sessions, wait for them, then remove them.
+            force: Stop running sessions, wait for them (up to ``shutdown_timeout``;
+                one stuck in a native call is then abandoned, and logged), then
+                remove them.
 
         Raises:
             SessionNotFound: An id (not a wildcard) names no session.
@@ -349,8 +362,7 @@ class Host:
                 else f"sessions {names} are running; stop them first or pass force=True"
             )
         if active:
-            self.stop(*(s.id for s in active))
-            await self.wait(*(s.id for s in active))
+            await self._stop_and_wait(active, self.shutdown_timeout)
         for session in targets:
             self._drop(session)
 
@@ -430,26 +442,41 @@ class Host:
         # No new work from here on: an execution started now would outlive the host.
         self._closed = True
         running = [s for s in self._sessions.values() if s.is_active()]
-        if not running:
-            return
-        self.stop(*(s.id for s in running))
+        for session, where in await self._stop_and_wait(running, deadline):
+            self.unfinished.append((session.id, where))
+
+    async def _stop_and_wait(
+        self, sessions: list[ScriptSession], deadline: float
+    ) -> list[tuple[ScriptSession, str | None]]:
+        """Stop ``sessions``, wait up to ``deadline`` s; abandon and return the stuck."""
+        if not sessions:
+            return []
+        self.stop(*(s.id for s in sessions))
         with trio.move_on_after(deadline):
-            await self.wait(*(s.id for s in running))
-        for session in running:
-            if session.is_active():
-                where = session.location
-                self.unfinished.append((session.id, where))
-                logger.warning(
-                    "session %r did not stop within %.1f s; it is stuck at %s, most "
-                    "likely in a native call that cannot be interrupted; its worker "
-                    "thread is abandoned",
-                    session.id,
-                    deadline,
-                    where or "an unknown line",
-                )
-                # Its task records an ABORTED result and ends; the thread runs on
-                # until its native call returns, then aborts at its next check.
-                session._abandon()
+            await self.wait(*(s.id for s in sessions))
+        stuck: list[tuple[ScriptSession, str | None]] = []
+        for session in sessions:
+            if not session.is_active():
+                continue
+            where = session.location
+            stuck.append((session, where))
+            logger.warning(
+                "session %r did not stop within %.1f s; it is stuck at %s, most "
+                "likely in a native call that cannot be interrupted; its worker "
+                "thread is abandoned",
+                session.id,
+                deadline,
+                where or "an unknown line",
+            )
+            # Its task records an ABORTED result and ends; the thread runs on until
+            # its native call returns, then aborts at its next check.
+            session._abandon()
+        if stuck:
+            # Let the abandoned executions' tasks record their results (at once:
+            # abandoning ends their wait for the thread).
+            with trio.move_on_after(deadline):
+                await self.wait(*(s.id for s, _ in stuck))
+        return stuck
 
 
 def _source_of(code: str | None, path: str | os.PathLike[str] | None) -> tuple[str, str | None]:
@@ -505,6 +532,7 @@ async def open_host(
                 idle_timeout=idle_timeout,
                 max_running=max_running,
                 output_limit=output_limit,
+                shutdown_timeout=shutdown_timeout,
             )
             nursery.start_soon(host._expire_idle, name="spe idle expiry")
             try:
