@@ -482,6 +482,14 @@ class _Screen:
         if not self.at_line_start:
             self._emit("\n")
 
+    def take_back(self, partial: str) -> None:
+        """Erase ``partial`` if it is the unfinished last line on the screen."""
+        self.flush()
+        if partial and not self.at_line_start and self.tail.rpartition("\n")[2] == partial:
+            self._write("\r\x1b[2K" if self.color else "\r")
+            self.at_line_start = True
+            self.tail = self.tail[: -len(partial)]
+
     def _emit(self, text: str) -> None:
         if text:
             self._write(text)
@@ -816,10 +824,15 @@ class Repl:
         if self._input_session is None:
             self._input_session = PromptSession(input=self._input, output=self._output)
         # input() writes its prompt to the script's stdout, which was streamed here
-        # already; prompt_toolkit then edits the line right after it.
-        shown = prompt and self._screen.tail.endswith(prompt)
+        # already. prompt_toolkit redraws from the start of the line when it accepts
+        # the answer and would wipe a prompt it did not draw itself, so the streamed
+        # copy is erased and prompt_toolkit draws the prompt.
+        self._screen.take_back(prompt)
         try:
-            return await self._prompt(self._input_session, "" if shown else prompt)
+            answer = await self._prompt(self._input_session, prompt)
+            # Accepting the answer moved the terminal's cursor to a fresh line.
+            self._screen.at_line_start = True
+            return answer
         except EOFError:
             return None
         except KeyboardInterrupt:
