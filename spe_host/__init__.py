@@ -21,6 +21,7 @@ from ._client import Client, Subscription, connect
 from ._errors import (
     AuthenticationError,
     LocalProtocolError,
+    NoResult,
     PermissionDenied,
     ProtocolError,
     RemoteProtocolError,
@@ -30,7 +31,7 @@ from ._errors import (
     SessionNotFound,
     SpeError,
 )
-from ._host import DEFAULT_IDLE_TIMEOUT, Host, NoResult, open_host
+from ._host import DEFAULT_IDLE_TIMEOUT, Host, open_host
 from ._protocol import Completion, ExecutionInfo, SessionInfo
 from ._runner import ExecutionResult, ExecutionStatus, InputHandler
 from ._server import Listening, serve, serve_tcp, serve_unix

@@ -16,6 +16,7 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationError",
     "LocalProtocolError",
+    "NoResult",
     "PermissionDenied",
     "ProtocolError",
     "RemoteProtocolError",
@@ -41,6 +42,14 @@ class SessionNotFound(SpeError, LookupError):
     """No session has the given id (or no session matches the given pattern)."""
 
     code = "not_found"
+
+
+class NoResult(SessionNotFound):
+    """The session has no result to receive: nothing finished since the last receive.
+
+    It is a :class:`SessionNotFound` (wire code ``not_found``) so that a remote
+    client raises the same family as an in-process caller.
+    """
 
 
 class SessionBusy(SpeError):

@@ -44,8 +44,8 @@ from typing import Any
 import trio
 
 from . import _instrument, _streams
-from ._errors import SessionBusy, SessionNotFound, SpeError
-from ._runner import ExecutionResult, InputHandler
+from ._errors import NoResult, SessionBusy, SessionNotFound, SpeError
+from ._runner import ExecutionResult, InputHandler, StopFlags
 from ._session import ScriptSession, SessionState, StopOutcome
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "Host", "NoResult", "open_host"]
@@ -56,12 +56,6 @@ DEFAULT_IDLE_TIMEOUT = 30 * 60.0
 _WILDCARDS = re.compile(r"[*?\[]")
 _RESERVED_ARGS = frozenset({"spe", "__builtins__", *_instrument.RESERVED_NAMES})
 _VALID_ID = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}")
-
-
-class NoResult(SpeError):
-    """The session has no result to receive."""
-
-    code = "not_found"
 
 
 class Host:
@@ -102,6 +96,8 @@ class Host:
         self._fresh_ids = itertools.count(1)
         self._changed = trio.Event()
         self._closed = False
+        self._flags = StopFlags()
+        self._script_files: set[str] = set()
 
     # -- Get ------------------------------------------------------------------
 
@@ -389,6 +385,8 @@ class Host:
             namespace=self._namespace,
             autodispose=autodispose,
             output_limit=self.output_limit,
+            flags=self._flags,
+            script_files=self._script_files,
         )
         self._sessions[id] = session
         return session
@@ -427,6 +425,11 @@ class Host:
             next_check = math.inf
             for session in list(self._sessions.values()):
                 if session.is_active():
+                    continue
+                if session.held:
+                    # A hold ends with a touch, so its expiry is at least a full
+                    # timeout away from now: look again then.
+                    next_check = min(next_check, now + timeout)
                     continue
                 expires = session.idle_since() + timeout
                 if expires <= now:

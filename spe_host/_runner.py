@@ -39,6 +39,7 @@ execution, or raises ``EOFError`` in a background job with nobody to answer.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import enum
 import functools
@@ -121,7 +122,17 @@ def current_execution() -> Execution | None:
 def _aborted_is_being_handled() -> bool:
     # In a statement that awaits, a stop cancels the statement's cancel scope, so
     # the abort propagates through the script's finally blocks as trio.Cancelled.
-    return isinstance(sys.exc_info()[1], ScriptAborted | trio.Cancelled)
+    # Cleanup code may handle exceptions of its own while the abort propagates
+    # (``finally: try: ... except KeyError: ...``): the abort is then the handled
+    # exception's context, so the whole chain is searched.
+    exc = sys.exc_info()[1]
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ScriptAborted | trio.Cancelled):
+            return True
+        seen.add(id(exc))
+        exc = exc.__context__
+    return False
 
 
 def checkpoint() -> bool:
@@ -178,20 +189,20 @@ def format_error(exc: BaseException, script_files: set[str]) -> str:
     while tb is not None and tb.tb_frame.f_code.co_filename not in script_files:
         tb = tb.tb_next
     if type(exc) is ScriptAborted:
-        return _format_abort(exc, tb)
+        return _format_abort(exc, tb, script_files)
     te = traceback.TracebackException(type(exc), exc, tb, compact=True)
     _trim(te, set())
     return "".join(te.format())
 
 
-def _format_abort(exc: ScriptAborted, tb: TracebackType | None) -> str:
+def _format_abort(exc: ScriptAborted, tb: TracebackType | None, script_files: set[str]) -> str:
     # An abort is on the stop's critical path and says only where the script was:
     # one line per script frame, without the caret analysis that a full traceback
     # spends most of its time on (about a fifth of the stop latency).
     lines = ["Traceback (most recent call last):\n"]
     while tb is not None:
         code = tb.tb_frame.f_code
-        if not _is_internal(code.co_filename):
+        if code.co_filename in script_files:
             lines.append(f'  File "{code.co_filename}", line {tb.tb_lineno}, in {code.co_name}\n')
             source = linecache.getline(code.co_filename, tb.tb_lineno).strip()
             if source:
@@ -199,6 +210,51 @@ def _format_abort(exc: ScriptAborted, tb: TracebackType | None) -> str:
         tb = tb.tb_next
     lines.append(f"spe_host.ScriptAborted: {exc}\n")
     return "".join(lines)
+
+
+class StopFlags:
+    """The fast-path abort flag of a group of namespaces: a host's sessions.
+
+    A function defined in session A and called by session B runs with A's
+    namespace as its globals, so a stop of B must raise the flag in A's namespace
+    too, or B would never meet its abort inside A's function. The flag is therefore
+    up in *every* namespace of the group while *any* execution of the group is
+    stopping; the slow path then checks the execution of the current context, so
+    the others just pass. Used from the trio thread only.
+    """
+
+    def __init__(self) -> None:
+        self._namespaces: dict[int, dict[str, Any]] = {}
+        self._stopping: set[int] = set()
+
+    def add(self, namespace: dict[str, Any]) -> None:
+        """Put a namespace under this flag."""
+        self._namespaces[id(namespace)] = namespace
+        namespace[_instrument.FLAG_NAME] = bool(self._stopping)
+
+    def discard(self, namespace: dict[str, Any]) -> None:
+        """Take a namespace out (its session is gone)."""
+        self._namespaces.pop(id(namespace), None)
+
+    def raise_for(self, execution: Execution) -> None:
+        """An execution is stopping: raise the flag everywhere."""
+        self._stopping.add(id(execution))
+        self._write(True)
+
+    def lower_for(self, execution: Execution) -> None:
+        """An execution is over; the flag falls when no other is stopping."""
+        self._stopping.discard(id(execution))
+        if not self._stopping:
+            self._write(False)
+
+    def _write(self, value: bool) -> None:
+        for namespace in self._namespaces.values():
+            namespace[_instrument.FLAG_NAME] = value
+
+
+# What to_thread.run_sync is given once the execution holds the host's limiter
+# itself (so that a stop can cancel the wait for a slot).
+_NO_LIMIT = trio.CapacityLimiter(1_000_000)
 
 
 class Execution:
@@ -218,6 +274,8 @@ class Execution:
             ``location``); this execution adds its own.
         input_handler: Answers ``input()``, or None in a background job.
         limiter: Bounds how many executions run in worker threads at once.
+        flags: The fast-path flag of the host's namespaces (None: a group of just
+            this namespace).
     """
 
     def __init__(
@@ -232,6 +290,7 @@ class Execution:
         script_files: set[str],
         input_handler: InputHandler | None = None,
         limiter: trio.CapacityLimiter | None = None,
+        flags: StopFlags | None = None,
     ) -> None:
         self.session_id = session_id
         self.namespace = namespace
@@ -242,6 +301,10 @@ class Execution:
         self.script_files = script_files
         self.input_handler = input_handler
         self.limiter = limiter
+        if flags is None:
+            flags = StopFlags()
+            flags.add(namespace)
+        self.flags = flags
         self.stop_requested = False
         self.result: ExecutionResult | None = None
         self.finished = trio.Event()
@@ -258,7 +321,7 @@ class Execution:
     def request_stop(self) -> None:
         """Ask the execution to stop at its next check; returns at once."""
         self.stop_requested = True
-        self.namespace[_instrument.FLAG_NAME] = True
+        self.flags.raise_for(self)
         if self._scope is not None:
             self._scope.cancel()
 
@@ -302,19 +365,27 @@ class Execution:
         """Run to the end and return the result (also stored in ``result``)."""
         started_at = datetime.now(UTC)
         start_offset = self.output.end_offset
-        self.namespace[_instrument.FLAG_NAME] = self.stop_requested
         self.namespace[_instrument.CHECK_NAME] = checkpoint
         self.script_files.add(self.filename)
         outcome: tuple[ExecutionStatus, str | None] | None = None
         try:
-            # Shielded: a cancelled caller, or a host cancelled from outside, must not
-            # abandon the thread before the host's exit has asked it to stop and
-            # given it its deadline; only abandon() ends this wait early.
-            with trio.CancelScope(shield=True) as self._thread_scope:
-                outcome = await trio.to_thread.run_sync(
-                    self._run_in_thread,
-                    limiter=self.limiter,
-                    abandon_on_cancel=True,
+            if await self._take_a_slot():
+                try:
+                    # Shielded: a cancelled caller, or a host cancelled from outside,
+                    # must not abandon the thread before the host's exit has asked it
+                    # to stop and given it its deadline; only abandon() ends this early.
+                    with trio.CancelScope(shield=True) as self._thread_scope:
+                        outcome = await trio.to_thread.run_sync(
+                            self._run_in_thread, limiter=_NO_LIMIT, abandon_on_cancel=True
+                        )
+                finally:
+                    if self.limiter is not None:
+                        self.limiter.release()
+            else:
+                outcome = (
+                    ExecutionStatus.ABORTED,
+                    f"spe_host.ScriptAborted: session {self.session_id!r} was stopped while "
+                    "it waited for a free worker slot (max_running); nothing of it ran\n",
                 )
         finally:
             self._thread_scope = None
@@ -322,17 +393,17 @@ class Execution:
             self._coroutine = None
             if outcome is not None:
                 # An abandoned thread keeps the flag up: it must still abort at its
-                # next check when its native call returns.
-                self.namespace[_instrument.FLAG_NAME] = False
+                # next check when its native call returns (it lowers it then).
+                self.flags.lower_for(self)
         status: ExecutionStatus
         error: str | None
         if outcome is None:
             status = ExecutionStatus.ABORTED
             error = (
-                f"spe_host.ScriptAborted: session {self.session_id!r} was stopped as the "
-                "host closed, but it did not reach its next statement in time: it was "
-                f"stuck at {self._abandoned_at}, most likely in a native call. Its worker "
-                "thread was abandoned; it stops at its next statement.\n"
+                f"spe_host.ScriptAborted: session {self.session_id!r} was stopped, but it "
+                "did not reach its next statement within the deadline: it was stuck at "
+                f"{self._abandoned_at}, most likely in a native call. Its worker thread "
+                "was abandoned; it stops at its next statement.\n"
             )
         else:
             status, error = outcome
@@ -348,9 +419,36 @@ class Execution:
         self.finished.set()
         return self.result
 
+    async def _take_a_slot(self) -> bool:
+        """Wait for a worker slot; False if a stop came first (no slot is held then)."""
+        if self.limiter is None:
+            return not self.stop_requested
+        with trio.CancelScope() as scope:
+            # Shielded from the caller like the thread itself; request_stop()
+            # cancels this scope directly.
+            scope.shield = True
+            self._scope = scope
+            if self.stop_requested:
+                scope.cancel()
+            try:
+                await self.limiter.acquire()
+            finally:
+                self._scope = None
+        return not scope.cancelled_caught
+
     # -- the worker thread -------------------------------------------------------
 
     def _run_in_thread(self) -> tuple[ExecutionStatus, str | None]:
+        try:
+            return self._run_statements()
+        finally:
+            if self._abandoned_at is not None:
+                # Nobody waits for this thread any more; the flag it kept up for its
+                # last check can fall now (if the host's trio run still exists).
+                with contextlib.suppress(trio.RunFinishedError, RuntimeError):
+                    trio.from_thread.run_sync(self.flags.lower_for, self)
+
+    def _run_statements(self) -> tuple[ExecutionStatus, str | None]:
         self._thread = threading.get_ident()
         with _running_as(self):
             try:
@@ -395,12 +493,16 @@ class Execution:
                 scope.cancel()
             coroutine = eval(code, self.namespace)
             self._coroutine = coroutine
+            where: TracebackType | None = None
             try:
                 return await coroutine
+            except trio.Cancelled as cancelled:
+                where = cancelled.__traceback__  # the script's frames, for the abort
+                raise
             finally:
                 self._coroutine = None
                 self._scope = None
-        raise ScriptAborted(f"session {self.session_id!r} was stopped")
+        raise ScriptAborted(f"session {self.session_id!r} was stopped").with_traceback(where)
 
     # -- the stream sink (any thread) --------------------------------------------
 

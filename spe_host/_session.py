@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import builtins
 import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +31,7 @@ from ._runner import (
     ExecutionResult,
     ExecutionStatus,
     InputHandler,
+    StopFlags,
     checkpoint,
     current_execution,
 )
@@ -132,6 +135,8 @@ class ScriptSession:
         name: str | None = None,
         autodispose: bool = False,
         output_limit: int,
+        flags: StopFlags | None = None,
+        script_files: set[str] | None = None,
     ) -> None:
         self.id = session_id
         self.name = name
@@ -149,11 +154,18 @@ class ScriptSession:
             _instrument.FLAG_NAME: False,
             _instrument.CHECK_NAME: checkpoint,
         }
+        if flags is None:
+            flags = StopFlags()
+        self._flags = flags
+        flags.add(self.namespace)
+        self._holds = 0
         self._state = SessionState.IDLE
         self._execution: Execution | None = None
         self._runs = 0
         self._sources: list[str] = []
-        self._script_files: set[str] = set()
+        # Shared by the host's sessions: a traceback or location that passes through
+        # a function another session defined still shows that function's lines.
+        self._script_files: set[str] = set() if script_files is None else script_files
         self._changed = Signal()
         self._touched_at = trio.current_time()
 
@@ -177,6 +189,25 @@ class ScriptSession:
         return self._last_status
 
     _last_status: ExecutionStatus | None = None
+
+    @property
+    def held(self) -> bool:
+        """True while a client holds the session (it does not expire then)."""
+        return self._holds > 0
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Keep the session from expiring while the block runs (a client attached).
+
+        Idle expiry counts from the end of the last hold.
+        """
+        self._holds += 1
+        self.touch()
+        try:
+            yield
+        finally:
+            self._holds -= 1
+            self.touch()
 
     def touch(self) -> None:
         """Mark the session used now; idle expiry slides from here."""
@@ -223,6 +254,7 @@ class ScriptSession:
             script_files=self._script_files,
             input_handler=input_handler,
             limiter=limiter,
+            flags=self._flags,
         )
         self._execution = execution
         self.progress = Progress()
@@ -258,6 +290,7 @@ class ScriptSession:
             execution.abandon()
 
     def _close(self) -> None:
+        self._flags.discard(self.namespace)
         self._set_state(SessionState.CLOSED)
         for filename in self._sources:
             _instrument.forget_source(filename)
@@ -266,7 +299,9 @@ class ScriptSession:
     def _remember(self, filename: str) -> None:
         self._sources.append(filename)
         if len(self._sources) > _KEPT_SOURCES:
-            _instrument.forget_source(self._sources.pop(0))
+            forgotten = self._sources.pop(0)
+            _instrument.forget_source(forgotten)
+            self._script_files.discard(forgotten)
 
     def _set_state(self, state: SessionState) -> None:
         self._state = state
