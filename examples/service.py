@@ -2,12 +2,13 @@
 
 It is ``embedded_app.py``'s ticker with its host put on the wire: a unix socket in
 the private runtime directory, named after the host (``--name``, default ``demo``).
-From another console::
+From another console (the runtime directory must be the service's: same user, same
+``SPE_HOST_RUNTIME_DIR`` if you set one)::
 
-    spe-host --connect demo ls
-    spe-host --connect demo attach --session play
-    spe-host --connect demo start watch -c "while True: print(app.counter); time.sleep(1)"
-    spe-host --connect demo stop watch
+    spe-host ls --connect demo
+    spe-host attach demo --session play
+    spe-host start watch examples/watch_job.py --connect demo
+    spe-host stop watch --connect demo
 
 It runs until interrupted (Ctrl-C or SIGTERM), then shuts down gracefully: running
 sessions are stopped and their clients told.

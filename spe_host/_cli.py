@@ -332,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
         "The code comes from -c, or from FILE ('-' reads stdin). Over a unix socket the\n"
         "host reads FILE itself, so tracebacks name it; otherwise its text is sent.",
         [
-            "spe-host start etl -c 'for i in range(100): spe.progress(i); time.sleep(1)'",
+            "spe-host start etl -c 'import time\n"
+            "for i in range(100): spe.progress(i); time.sleep(1)'",
             "spe-host start etl jobs/etl.py --arg day=2024-05-01 --arg limit=100",
             "spe-host start report report.py --name 'nightly report' --autodispose",
             "cat job.py | spe-host start job -",
@@ -596,17 +597,24 @@ async def _receive(args: argparse.Namespace) -> int:
 
 async def _wait(args: argparse.Namespace) -> int:
     async with _connected(args) as client:
+        # Only the sessions the wait covered count: a job that a wildcard matches
+        # but that starts during the wait is not "still running".
+        waited = {info.id for info in await client.sessions(*args.sessions)}
         if sys.stdout.isatty() and not args.json:
             finished = await _wait_with_progress(client, args.sessions, args.timeout, args.any)
         else:
             finished = await client.wait(*args.sessions, timeout=args.timeout, any=args.any)
-        still = [info.id for info in await client.sessions(*args.sessions) if info.state in _ACTIVE]
+        still = [
+            info.id
+            for info in await client.sessions(*args.sessions)
+            if info.state in _ACTIVE and info.id in waited
+        ]
     if args.json:
         _print_json([session_json(info) for info in finished])
     elif finished:
         print(format_sessions(finished), end="", flush=True)
     if still and (not args.any or not finished):
-        _err(f"still running after {args.timeout:g} s: {', '.join(still)}")
+        _err(f"still running{_after(args.timeout)}: {', '.join(still)}")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -682,8 +690,12 @@ async def _stop(args: argparse.Namespace) -> int:
     if missing:
         _err(f"no session matches {', '.join(map(repr, missing))}")
     if unstopped:
-        _err(f"still running after {args.timeout:g} s: {', '.join(unstopped)}")
+        _err(f"still running{_after(args.timeout)}: {', '.join(unstopped)}")
     return EXIT_FAILED if missing or unstopped else EXIT_OK
+
+
+def _after(timeout: float | None) -> str:
+    return "" if timeout is None else f" after {timeout:g} s"
 
 
 async def _would_stop(client: Client, targets: Sequence[str]) -> dict[str, str]:
