@@ -66,6 +66,7 @@ import re
 import socket as stdlib_socket
 import ssl
 import stat
+import struct
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -260,6 +261,11 @@ async def serve(
             the listener cannot be opened (the message says why).
     """
     if address is None:
+        if tls_cert is not None or tls_key is not None:
+            raise SpeError(
+                "TLS applies to tcp:// addresses only, and no address was given (the "
+                "default is the host's private unix socket); pass a tcp:// address too"
+            )
         await serve_unix(host, shutdown_timeout=shutdown_timeout, task_status=task_status)
     try:
         parsed = _auth.parse_address(address)
@@ -346,7 +352,13 @@ async def serve_unix(
             try:
                 _auth.check_peer_uid(peer_uid(conn.socket), me)
             except AuthenticationError as exc:
-                logger.warning("refused a unix-socket peer on %s: %s", sock_path, exc)
+                logger.warning(
+                    "refused a unix-socket peer on %s (client %r, pid %s): %s",
+                    sock_path,
+                    hello.client,
+                    _peer_pid(conn.socket),
+                    exc,
+                )
                 raise
             return Role.ADMIN
 
@@ -458,18 +470,22 @@ async def serve_tcp(
         locks = _PeerLocks()
 
         async def admit(conn: _ServerConnection, hello: Hello) -> Role:
-            # One handshake at a time per throttled peer: parallel connections must not
-            # multiply a guesser's attempts.
-            async with locks.hold(conn.peer_host):
-                delay = guard.delay_for(conn.peer_host)
-                if delay > 0:
-                    await trio.sleep(delay)
-                try:
-                    role = table.role_for(hello.token)
-                except AuthenticationError as exc:
-                    # Keyed by host only: a client gets a new port for every connection.
-                    guard.record_failure(conn.peer_host, f"{exc} (connection from {conn.peer})")
-                    raise
+            # The token is checked first, so a right token is never delayed by
+            # somebody else's failures from the same address (every local user
+            # shares 127.0.0.1). A wrong one is answered only after the peer's
+            # penalty, one failure at a time per peer, so parallel connections do
+            # not multiply a guesser's attempts. The caller bounds all of it by the
+            # handshake deadline.
+            try:
+                role = table.role_for(hello.token)
+            except AuthenticationError as exc:
+                # Keyed by host only: a client gets a new port for every connection.
+                guard.record_failure(conn.peer_host, f"{exc} (connection from {conn.peer})")
+                async with locks.hold(conn.peer_host):
+                    delay = guard.delay_for(conn.peer_host)
+                    if delay > 0:
+                        await trio.sleep(delay)
+                raise
             guard.reset(conn.peer_host)
             return role
 
@@ -777,6 +793,16 @@ class _PendingInput:
         return self._text
 
 
+def _peer_pid(sock: Any) -> int | str:
+    try:
+        pid, _uid, _gid = struct.unpack(
+            "3i", sock.getsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_PEERCRED, 12)
+        )
+    except (OSError, AttributeError, struct.error):
+        return "unknown"
+    return int(pid)
+
+
 def _describe_peer(stream: trio.SocketStream) -> tuple[str, str]:
     sock = stream.socket
     if sock.family == getattr(stdlib_socket, "AF_UNIX", None):
@@ -912,11 +938,23 @@ class _ServerConnection:
             )
             return False
         assert isinstance(hello, Hello)  # the protocol allows nothing else first
+        role: Role | None = None
         try:
-            self.role = await self._admit(self, hello)
+            # Authentication is part of the handshake and keeps its deadline.
+            with trio.move_on_at(deadline):
+                role = await self._admit(self, hello)
         except AuthenticationError as exc:
             await self._refuse(None, "unauthorized", str(exc))
             return False
+        if role is None:
+            await self._refuse(
+                None,
+                "unauthorized",
+                "authentication did not finish within the handshake deadline; too many "
+                "failed attempts came from your address, so wait a few seconds and retry",
+            )
+            return False
+        self.role = role
         self._proto.max_frame = self.server.max_frame  # authenticated: the full limit
         await self._send(
             Welcome(
@@ -1358,6 +1396,7 @@ class _ServerConnection:
 
     async def _complete(self, request: Complete) -> None:
         session = self.host.session(request.session)
+        session.touch()  # completing is using the session: idle expiry slides
         found: list[Completion] = []
         with trio.move_on_after(_COMPLETE_TIMEOUT) as scope:
             found = await trio.to_thread.run_sync(
@@ -1378,7 +1417,9 @@ class _ServerConnection:
         # A from_offset past the end starts at the end (documented).
         cursor = _Cursor(min(request.from_offset, session.output.end_offset), session)
         removed = False
-        with trio.CancelScope() as scope:
+        # An attached client holds the session: it does not expire under a REPL
+        # that sits at its prompt.
+        with session.hold(), trio.CancelScope() as scope:
             self._subscriptions[request.id] = scope
             try:
                 async with trio.open_nursery() as nursery:
