@@ -540,17 +540,17 @@ class Client:
         for channel in self._pending.values():
             channel.close()
 
+    def _host_closed(self) -> SpeError:
+        return SpeError(
+            f"the host at {self.address} closed the connection; connect again once it is back"
+        )
+
     async def _read_loop(self) -> None:
         try:
             while True:
                 event = await self._receive()
                 if event is None:
-                    self._shut(
-                        SpeError(
-                            f"the host at {self.address} closed the connection; "
-                            "connect again once it is back"
-                        )
-                    )
+                    self._shut(self._host_closed())
                     return
                 if isinstance(event, Error) and event.id is None:
                     # The server is about to close the connection, and says why.
@@ -562,6 +562,12 @@ class Client:
                 # Otherwise it answers a request nobody waits for any more (cancelled).
         except RemoteProtocolError as exc:
             self._shut(exc)
+        finally:
+            # However the reader ends (even by a bug in here), nothing is left to hand
+            # the pending requests their answers: fail them rather than let them wait.
+            self._shut(
+                SpeError(f"the connection to {self.address} ended unexpectedly; connect again")
+            )
 
     async def _receive(self) -> Message | None:
         while True:
@@ -592,7 +598,10 @@ class Client:
                     size += len(frame)
                 await self._stream.send_all(b"".join(batch))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self._shut(SpeError(f"the connection to {self.address} was lost"))
+            # The peer closed or reset the connection (EPIPE, ECONNRESET). The reader
+            # will see the same end, but a request queued after the close can reach
+            # this write first: both say the same sentence, whichever comes first.
+            self._shut(self._host_closed())
 
 
 class Subscription:

@@ -1,7 +1,9 @@
-"""Shared fixtures and helpers for the engine tests.
+"""Shared fixtures, and helpers for the engine tests.
 
 Every async test keeps its own ``trio.fail_after``; the helpers here only poll real
 conditions (a session's live ``location`` or namespace) and never sleep-and-hope.
+The server, client and end-to-end tests take ``runtime`` and ``gate`` from here and
+their own helpers from ``_support_server``.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import AsyncIterator, Callable, Collection, Iterator
+from pathlib import Path
 
 import pytest
 import trio
+from _support_server import use_private_runtime_dir
 
 import spe_host
 
@@ -27,6 +31,12 @@ async def host() -> AsyncIterator[spe_host.Host]:
 
 
 @pytest.fixture
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private runtime directory (not created yet) for sockets and connection files."""
+    return use_private_runtime_dir(tmp_path, monkeypatch)
+
+
+@pytest.fixture
 def gate() -> Iterator[threading.Event]:
     """A threading.Event a script can block on; always set at teardown.
 
@@ -35,6 +45,34 @@ def gate() -> Iterator[threading.Event]:
     event = threading.Event()
     yield event
     event.set()
+
+
+class NativeCall:
+    """A blocking library call for scripts: ``native_call()`` returns once ``release`` is set.
+
+    Library code is not instrumented, so no stop lands inside it. Once ``entered`` is
+    set, the script is really inside the call; its ``location`` shows the calling line
+    earlier, while the abort check before that line is still ahead, where a stop would
+    land at once.
+    """
+
+    def __init__(self, release: threading.Event) -> None:
+        self.entered = threading.Event()
+        self.release = release
+
+    def __call__(self) -> bool:
+        self.entered.set()
+        return self.release.wait()
+
+    async def wait_entered(self) -> None:
+        """Wait until a script is inside the call (the caller's fail_after bounds it)."""
+        await wait_until(self.entered.is_set)
+
+
+@pytest.fixture
+def native_call(gate: threading.Event) -> NativeCall:
+    """A call that blocks until the test sets ``gate`` (set at teardown in any case)."""
+    return NativeCall(gate)
 
 
 async def wait_until(predicate: Callable[[], object]) -> None:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 from _support_server import (
     TRANSPORTS,
     served,
-    use_private_runtime_dir,
     wait_state,
 )
 
 import spe_host
+from spe_host import _client
 from spe_host._client import connect
 from spe_host._errors import (
     RemoteProtocolError,
@@ -24,23 +27,18 @@ from spe_host._errors import (
     SessionNotFound,
     SpeError,
 )
-from spe_host._protocol import ExecutionInfo, Output, Progress
+from spe_host._protocol import (
+    PROTOCOL_VERSION,
+    Connection,
+    ExecutionInfo,
+    Hello,
+    Message,
+    Output,
+    Progress,
+    Welcome,
+)
 
 pytestmark = pytest.mark.usefixtures("runtime")
-
-
-@pytest.fixture
-def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private runtime directory for sockets and connection files."""
-    return use_private_runtime_dir(tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def blocker() -> Iterator[threading.Event]:
-    """A threading.Event scripts block on; set at teardown to free worker threads."""
-    event = threading.Event()
-    yield event
-    event.set()
 
 
 # --- execute: output, input, progress -----------------------------------------------------
@@ -88,7 +86,7 @@ async def test_a_failing_input_callback_answers_end_of_file_and_raises() -> None
             script = "try:\n    input('? ')\nexcept EOFError:\n    print('eof')"
             with pytest.raises(KeyError, match=r"\?"):
                 await client.execute("s", script, on_input=broken)
-            assert len(await client.wait("s", timeout=5)) == 1
+            assert len(await client.wait("s")) == 1
             assert (await client.receive("s")).output == "? eof\n"
 
 
@@ -123,10 +121,10 @@ async def test_a_stop_while_waiting_for_input_aborts_at_once(transport: str) -> 
             assert abandoned.is_set()  # the prompt was taken down
 
 
-async def test_progress_reaches_execute_and_subscribers(blocker: threading.Event) -> None:
+async def test_progress_reaches_execute_and_subscribers(gate: threading.Event) -> None:
     with trio.fail_after(10):
         async with (
-            served("unix", host_options={"namespace": {"gate": blocker}}) as srv,
+            served("unix", host_options={"namespace": {"gate": gate}}) as srv,
             srv.connect() as client,
             srv.connect() as watcher,
         ):
@@ -148,7 +146,7 @@ async def test_progress_reaches_execute_and_subscribers(blocker: threading.Event
                         break
             [job] = await watcher.sessions("job")
             assert (job.progress_percent, job.progress_message) == (10.0, "starting")
-            blocker.set()
+            gate.set()
             await watcher.wait("job")
 
 
@@ -236,17 +234,17 @@ async def test_complete_reads_the_live_namespace(
 # --- the rest of the cmdlet family, and errors ----------------------------------------------
 
 
-async def test_the_cmdlet_family_and_its_errors(blocker: threading.Event, tmp_path: Path) -> None:
+async def test_the_cmdlet_family_and_its_errors(gate: threading.Event, tmp_path: Path) -> None:
     script = tmp_path / "job.py"
     script.write_text("print('from a file', n)\n")
     with trio.fail_after(10):
         async with (
-            served("tcp", host_options={"namespace": {"gate": blocker}}) as srv,
+            served("tcp", host_options={"namespace": {"gate": gate}}) as srv,
             srv.connect() as client,
         ):
             info = await client.start("files", path=str(script), args={"n": 3}, name="a file")
             assert (info.id, info.name, info.state) == ("files", "a file", "running")
-            [done] = await client.wait("files", timeout=5)
+            [done] = await client.wait("files")
             assert done.last_status == "completed"
             result = await client.receive("files")
             assert result.output == "from a file 3\n"
@@ -276,7 +274,7 @@ async def test_the_cmdlet_family_and_its_errors(blocker: threading.Event, tmp_pa
                 "busy": "requested",
                 "nope*": "not_found",
             }
-            blocker.set()
+            gate.set()
             assert await client.remove("busy", force=True) == ["busy"]
 
             with pytest.raises(SessionNotFound):
@@ -394,3 +392,129 @@ async def test_a_request_after_the_host_went_away_fails_with_a_sentence() -> Non
                         failure = exc
                 assert "closed the connection" in str(failure)
                 assert client.closed
+
+
+# --- the connection ends --------------------------------------------------------------------
+
+
+async def _fake_host(
+    listener: trio.SocketListener,
+    hang_up_after: int,
+    reset: bool,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Welcome one client, read ``hang_up_after`` requests, answer none, and hang up."""
+    task_status.started()
+    stream = await listener.accept()
+    conn = Connection("server")
+
+    async def next_message() -> Message:
+        while True:
+            event = conn.next_event()
+            if isinstance(event, Message):
+                return event
+            data = await stream.receive_some(65536)
+            assert data, "the client hung up first"
+            conn.receive_data(data)
+
+    assert isinstance(await next_message(), Hello)
+    welcome = Welcome(version=PROTOCOL_VERSION, server="fake", role="admin", pid=1)
+    await stream.send_all(conn.send(welcome))
+    for _ in range(hang_up_after):
+        await next_message()
+    if reset:
+        # SO_LINGER 0: the close sends a reset instead of a clean FIN.
+        stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    await stream.aclose()
+
+
+@pytest.mark.parametrize("ending", ["unix", "tcp", "tcp-reset"])
+async def test_every_pending_request_fails_with_a_sentence_when_the_host_hangs_up(
+    ending: str, tmp_path: Path
+) -> None:
+    async def until_it_ends(events: Any) -> None:
+        async with events as stream:
+            async for _ in stream:
+                pass
+
+    with trio.fail_after(10):
+        if ending == "unix":
+            sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            await sock.bind(str(tmp_path / "fake.sock"))
+            sock.listen()
+            listener = trio.SocketListener(sock)
+            address = f"unix:{tmp_path / 'fake.sock'}"
+        else:
+            [listener] = await trio.open_tcp_listeners(0, host="127.0.0.1")
+            address = f"tcp://127.0.0.1:{listener.socket.getsockname()[1]}"
+        pending: dict[str, Callable[[], Awaitable[object]]] = {}
+        ended: dict[str, BaseException | None] = {}
+
+        async def follow(name: str) -> None:
+            try:
+                await pending[name]()
+            except SpeError as exc:
+                ended[name] = exc
+            else:
+                ended[name] = None
+
+        async with trio.open_nursery() as nursery, listener:
+            await nursery.start(_fake_host, listener, 3, ending == "tcp-reset")
+            async with connect(address, token="t") as client:
+                pending = {
+                    "execute": lambda: client.execute("s", "1"),
+                    "wait": lambda: client.wait("s"),
+                    "subscribe": lambda: until_it_ends(client.subscribe("s")),
+                }
+                # The host reads all three requests, answers none, and hangs up: each
+                # must end with the reason instead of waiting for an answer forever.
+                async with trio.open_nursery() as requests:
+                    for name in pending:
+                        requests.start_soon(follow, name)
+                assert set(ended) == set(pending)
+                for name, exc in ended.items():
+                    assert exc is not None, f"{name} returned after the host hung up"
+                    assert f"the host at {address} closed the connection" in str(exc), name
+                assert client.closed
+                with pytest.raises(SpeError, match="closed the connection"):
+                    await client.sessions()
+
+
+class _HungUpStream(trio.abc.Stream):
+    """A connection whose writes fail as after a reset, and whose reads never end."""
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await trio.lowlevel.checkpoint()
+        raise trio.BrokenResourceError("[Errno 32] Broken pipe")
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        await trio.sleep_forever()
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+async def test_a_request_that_meets_a_closed_connection_first_fails_with_the_same_sentence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A request queued after the host closed can reach the socket (EPIPE) before the
+    # reader sees the end of the stream; it must not wait, and it says the same.
+    async def fake_open(*args: object, **kwargs: object) -> Any:
+        proto = Connection("client")
+        proto.send(Hello(version=PROTOCOL_VERSION, token=None, client="test"))
+        welcome = Welcome(version=PROTOCOL_VERSION, server="fake", role="admin", pid=1)
+        proto.receive_data(Connection("server").send(welcome))
+        assert proto.next_event() == welcome
+        return _HungUpStream(), proto, welcome
+
+    monkeypatch.setattr(_client, "_open", fake_open)
+    with trio.fail_after(10):
+        async with connect("unix:/nonexistent/fake.sock") as client:
+            with pytest.raises(SpeError, match=r"^the host at unix:\S+ closed the connection"):
+                await client.sessions()
+            assert client.closed
+            with pytest.raises(SpeError, match="closed the connection"):
+                await client.execute("s", "1")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
-from conftest import abort_frames, wait_location, wait_until
+from conftest import NativeCall, abort_frames, wait_location, wait_until
 
 import spe_host
 from spe_host import ExecutionStatus, SessionState
@@ -287,21 +287,25 @@ async def test_location_shows_the_running_line_and_none_when_idle(
 # -- concurrency --------------------------------------------------------------------------
 
 
-async def test_a_blocking_session_does_not_block_another(host: spe_host.Host) -> None:
+async def test_a_blocking_session_does_not_block_another(
+    host: spe_host.Host, gate: threading.Event, native_call: NativeCall
+) -> None:
     with trio.fail_after(5):
-        a = host.start("a", "import time\ntime.sleep(2)\nafter = 1\n")
-        await wait_location(a, 2)
-        started = time.perf_counter()
+        a = host.start("a", "x = 0\nnative_call()\nafter = 1\n", args={"native_call": native_call})
+        await native_call.wait_entered()
+        # A's call returns only when the gate opens, so B's run did not wait for it.
         result = await host.execute("b", "1+1")
-        elapsed = time.perf_counter() - started
         assert (result.status, result.value) == (ExecutionStatus.COMPLETED, "2")
-        assert elapsed < 0.1
         assert a.state is SessionState.RUNNING
-        # The control commands answer too, while A still sleeps.
+        # The control commands answer too, while A is still blocked.
         assert host.stop("a") == {"a": spe_host.StopOutcome.REQUESTED}
         assert [s.id for s in host.sessions(state="stopping")] == ["a"]
         assert await host.wait("a", timeout=0.01) == []
-        # The host fixture's exit waits out the sleep; A's stop lands after it.
+        # Once the call returns, A's stop lands before its next statement.
+        gate.set()
+        await host.wait("a")
+        assert a.last_status is ExecutionStatus.ABORTED
+        assert "after" not in a.namespace
 
 
 async def test_the_concurrency_limit_queues_executions() -> None:

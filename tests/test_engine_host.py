@@ -10,7 +10,7 @@ import time
 import pytest
 import trio
 import trio.testing
-from conftest import wait_location
+from conftest import NativeCall, wait_location
 
 import spe_host
 from spe_host import (
@@ -90,11 +90,13 @@ async def test_wait_with_a_timeout_returns_what_finished(
     with trio.fail_after(5):
         host.start("slow", "gate.wait()", args={"gate": gate})
         host.start("quick", "x = 1")
+        await host.wait("quick")
         started = time.perf_counter()
         finished = await host.wait("slow", "quick", timeout=0.3)
         elapsed = time.perf_counter() - started
         assert [s.id for s in finished] == ["quick"]  # no error, a partial list
-        assert 0.25 <= elapsed < 1.0
+        # It waited for its timeout, and no longer: "slow" ends only when the gate opens.
+        assert 0.25 <= elapsed < 3.0
         gate.set()
         finished = await host.wait("slow", "quick", timeout=2)
         assert {s.id for s in finished} == {"slow", "quick"}
@@ -327,17 +329,23 @@ async def test_on_exit_a_running_session_is_stopped() -> None:
 
 
 async def test_on_exit_a_session_stuck_in_a_native_call_is_reported_not_waited_for(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, native_call: NativeCall
 ) -> None:
     caplog.set_level(logging.WARNING, logger="spe_host")
+    # Long enough for the spinning session to meet its stop on a loaded machine.
+    deadline = 1.0
     with trio.fail_after(5):
-        started = time.perf_counter()
-        async with spe_host.open_host(shutdown_timeout=0.5) as host:
-            stuck = host.start("stuck", "import time\ntime.sleep(3)\nafter = 1\n")
+        async with spe_host.open_host(shutdown_timeout=deadline) as host:
+            host.start(
+                "stuck", "x = 0\nnative_call()\nafter = 1\n", args={"native_call": native_call}
+            )
             host.start("spin", SPIN)
-            await wait_location(stuck, 2)
+            await native_call.wait_entered()
+            started = time.perf_counter()
         elapsed = time.perf_counter() - started
-    assert elapsed < 1.5  # the exit did not wait for the 3 s sleep
+    # The call returns only when the gate opens (at teardown): the exit gave it its
+    # deadline, then stopped waiting for it.
+    assert deadline <= elapsed < deadline + 2.5
     assert host.unfinished == [("stuck", "<session stuck #1>:2")]
     messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(messages) == 1
@@ -346,16 +354,20 @@ async def test_on_exit_a_session_stuck_in_a_native_call_is_reported_not_waited_f
     assert host.sessions("spin")[0].last_status is ExecutionStatus.ABORTED
 
 
-async def test_an_abandoned_execution_still_stops_at_its_next_statement() -> None:
+async def test_an_abandoned_execution_still_stops_at_its_next_statement(
+    gate: threading.Event, native_call: NativeCall
+) -> None:
     ended = threading.Event()
-    code = "import time\ntry:\n    time.sleep(0.6)\n    after = 1\nfinally:\n    ended.set()\n"
+    code = "x = 0\ntry:\n    native_call()\n    after = 1\nfinally:\n    ended.set()\n"
     with trio.fail_after(5):
         async with spe_host.open_host(shutdown_timeout=0.1) as host:
-            session = host.start("stuck", code, args={"ended": ended})
-            await wait_location(session, 3)
+            session = host.start("stuck", code, args={"ended": ended, "native_call": native_call})
+            await native_call.wait_entered()
         assert host.unfinished == [("stuck", "<session stuck #1>:3")]
-        # The worker thread was left to finish its sleep; when it does, the stop
+        assert not ended.is_set()
+        # The worker thread was left to finish its call; when it does, the stop
         # still lands before the next statement.
+        gate.set()
         assert await trio.to_thread.run_sync(ended.wait, 3)
         assert "after" not in session.namespace
         # The abandoned execution has a result that says what happened.
@@ -365,22 +377,24 @@ async def test_an_abandoned_execution_still_stops_at_its_next_statement() -> Non
 
 
 async def test_exit_by_cancellation_still_stops_and_reports_sessions(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, gate: threading.Event, native_call: NativeCall
 ) -> None:
     ended = threading.Event()
-    code = "import time\ntry:\n    time.sleep(0.6)\n    after = 1\nfinally:\n    ended.set()\n"
+    code = "x = 0\ntry:\n    native_call()\n    after = 1\nfinally:\n    ended.set()\n"
     with trio.fail_after(5):
         with trio.CancelScope() as outer:
-            async with spe_host.open_host(shutdown_timeout=0.1) as host:
+            # Long enough for the spinning session to meet its stop on a loaded machine.
+            async with spe_host.open_host(shutdown_timeout=1.0) as host:
                 spinning = host.start("spin", SPIN)
-                stuck = host.start("stuck", code, args={"ended": ended})
-                await wait_location(stuck, 3)
+                stuck = host.start("stuck", code, args={"ended": ended, "native_call": native_call})
+                await native_call.wait_entered()
                 await wait_location(spinning)
                 outer.cancel()  # the embedding program is going away
                 await trio.sleep_forever()
         assert spinning.last is not None
         assert spinning.last.status is ExecutionStatus.ABORTED
         assert host.unfinished == [("stuck", "<session stuck #1>:3")]
+        gate.set()
         assert await trio.to_thread.run_sync(ended.wait, 3)
         assert "after" not in stuck.namespace
 

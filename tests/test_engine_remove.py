@@ -7,23 +7,22 @@ import threading
 
 import pytest
 import trio
-from conftest import wait_location
+from conftest import NativeCall
 
 import spe_host
 from spe_host import SessionState
 
 
 async def test_force_remove_abandons_a_session_stuck_in_a_native_call(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, gate: threading.Event, native_call: NativeCall
 ) -> None:
-    # The "native call" is a wait on an event only the test sets, after the remove.
-    release = threading.Event()
+    # The native call returns only when the test opens the gate, after the remove.
     with trio.fail_after(10):
         async with spe_host.open_host(
-            namespace={"release": release}, idle_timeout=None, shutdown_timeout=0.3
+            namespace={"native_call": native_call}, idle_timeout=None, shutdown_timeout=0.3
         ) as host:
-            session = host.start("stuck", "release.wait()\nafter = 1")
-            await wait_location(session, 1)
+            session = host.start("stuck", "native_call()\nafter = 1")
+            await native_call.wait_entered()
             started = trio.current_time()
             with caplog.at_level(logging.WARNING, logger="spe_host"):
                 await host.remove("stuck", force=True)
@@ -35,7 +34,7 @@ async def test_force_remove_abandons_a_session_stuck_in_a_native_call(
             assert "<session stuck #1>:1" in caplog.text
             assert session.last is not None
             assert session.last.status is spe_host.ExecutionStatus.ABORTED
-            release.set()
+            gate.set()
 
 
 @pytest.mark.parametrize("name", ["spe", "__builtins__", "__spe_abort__", "__spe_checkpoint__"])

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
-from conftest import abort_frames, wait_location, wait_until
+from conftest import NativeCall, abort_frames, wait_location, wait_until
 
 import spe_host
 from spe_host import ExecutionStatus, SessionState, StopOutcome
@@ -139,22 +139,24 @@ while True:
         assert session.namespace["swallowed"] == 0
 
 
-async def test_a_blocking_call_finishes_before_the_stop_lands(host: spe_host.Host) -> None:
-    code = "import time\nt0 = time.monotonic()\ntime.sleep(0.5)\nafter = 1\n"
+async def test_a_blocking_call_finishes_before_the_stop_lands(
+    host: spe_host.Host, gate: threading.Event, native_call: NativeCall
+) -> None:
+    # The call returns only when the test opens the gate, after the stop.
+    code = "x = 1\ny = 2\nreturned = native_call()\nafter = 1\n"
     with trio.fail_after(5):
-        session = host.start("sleepy", code)
-        await wait_location(session, 3)
-        await trio.sleep(0.1)
+        session = host.start("sleepy", code, args={"native_call": native_call})
+        await native_call.wait_entered()
         assert host.stop("sleepy") == {"sleepy": StopOutcome.REQUESTED}
-        # The sleep is not cut short: the session is still stopping.
+        # The call is not cut short: the session is still stopping, inside it.
         assert session.state is SessionState.STOPPING
+        assert session.location == "<session sleepy #1>:3"
+        gate.set()
         await host.wait("sleepy")
-        ended = time.monotonic()
         result = host.receive("sleepy")
         assert result.status is ExecutionStatus.ABORTED
-        assert "after" not in session.namespace
-        assert ended - session.namespace["t0"] >= 0.5
-        assert (result.finished_at - result.started_at).total_seconds() >= 0.5
+        assert session.namespace["returned"] is True  # the call ran to its end...
+        assert "after" not in session.namespace  # ...and the next statement was stopped
         assert abort_frames(result.error)[-1][1] == 4
 
 
@@ -248,7 +250,7 @@ async def test_an_awaiting_statement_stops_at_once(host: spe_host.Host) -> None:
         session = host.start("waiter", "import trio\nawait trio.sleep(100)\nafter = 1\n")
         assert await wait_location(session, 2) == "<session waiter #1>:2"
         elapsed = await stop_and_time(host, "waiter")
-        assert elapsed < 0.1
+        assert elapsed < STOP_WITHIN  # the 100 s sleep was cut short, not waited out
         result = host.receive("waiter")
         assert result.status is ExecutionStatus.ABORTED
         assert "after" not in session.namespace
@@ -386,7 +388,7 @@ async def test_a_stop_while_waiting_for_input_aborts_at_once(host: spe_host.Host
             nursery.start_soon(run)
             await asked.wait()
             elapsed = await stop_and_time(host, "ask")
-        assert elapsed < 0.1
+        assert elapsed < STOP_WITHIN  # the input nobody answers was given up at once
         assert results[0].status is ExecutionStatus.ABORTED
         assert "name" not in host.session("ask").namespace
 

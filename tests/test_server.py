@@ -7,8 +7,6 @@ import os
 import socket
 import ssl
 import stat
-import threading
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,6 @@ from _support_server import (
     mode,
     read_frames,
     served,
-    use_private_runtime_dir,
 )
 
 import spe_host
@@ -34,20 +31,6 @@ from spe_host._protocol import OPERATOR_REQUESTS
 from spe_host._server import serve, serve_tcp, serve_unix
 
 pytestmark = pytest.mark.usefixtures("runtime")
-
-
-@pytest.fixture
-def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private runtime directory for sockets and connection files."""
-    return use_private_runtime_dir(tmp_path, monkeypatch)
-
-
-@pytest.fixture
-def blocker() -> Iterator[threading.Event]:
-    """A threading.Event scripts block on; set at teardown to free worker threads."""
-    event = threading.Event()
-    yield event
-    event.set()
 
 
 # --- authentication and roles -------------------------------------------------------------

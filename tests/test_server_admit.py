@@ -10,6 +10,10 @@ from _support_server import served
 from spe_host._auth import FailureThrottle
 from spe_host._errors import AuthenticationError
 
+# A private runtime directory: serve_tcp writes connection files there, and the
+# user's own directory may hold a live host of the same name.
+pytestmark = pytest.mark.usefixtures("runtime")
+
 
 async def test_a_right_token_is_not_delayed_by_guessers_from_the_same_address() -> None:
     # Every local user shares 127.0.0.1: a guesser's penalty must not lock them out.
