@@ -99,6 +99,7 @@ async def connect(
     timeout: float = 5.0,
     tls: bool | None = None,
     max_frame: int = DEFAULT_MAX_FRAME,
+    insecure: bool = False,
 ) -> AsyncIterator[Client]:
     """Connect to an spe_host server; the connection closes when the block ends.
 
@@ -121,6 +122,8 @@ async def connect(
         tls: Force TLS on or off; None decides from the connection file and
             ``cafile``.
         max_frame: The frame limit, in bytes.
+        insecure: Allow sending a token without TLS to a host that is not on this
+            machine's loopback (anyone on the path could read it).
 
     Yields:
         The connected :class:`Client`.
@@ -140,6 +143,7 @@ async def connect(
         timeout=timeout,
         tls=tls,
         max_frame=max_frame,
+        insecure=insecure,
     )
     client = Client(stream, proto, welcome, address=info.address, timeout=timeout)
     try:
@@ -692,9 +696,23 @@ async def _open(
     timeout: float,
     tls: bool | None,
     max_frame: int,
+    insecure: bool = False,
 ) -> tuple[trio.abc.Stream, Connection, Welcome]:
     address = info.parsed_address()
     shown = info.address
+    if isinstance(address, _auth.TcpAddress):
+        use_tls = tls if tls is not None else (info.tls or cafile is not None)
+        if (
+            token is not None
+            and not use_tls
+            and not insecure
+            and not _auth.is_loopback(address.host)
+        ):
+            raise SpeError(
+                f"refusing to send the token in clear text to {shown}, which is not on this "
+                "machine: connect with TLS (its connection file, or a CA file), or pass "
+                "insecure=True if the network path is trusted"
+            )
     stream: trio.abc.Stream | None = None
     try:
         with trio.fail_after(timeout):
@@ -702,7 +720,6 @@ async def _open(
                 stream = await trio.open_unix_socket(address.path)
             else:
                 stream = await trio.open_tcp_stream(address.host, address.port)
-                use_tls = tls if tls is not None else (info.tls or cafile is not None)
                 if use_tls:
                     stream = await _start_tls(stream, address.host, cafile, info.tls_fingerprint)
             proto = Connection("client", max_frame=max_frame)
