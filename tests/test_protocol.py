@@ -635,7 +635,7 @@ _near_messages = st.builds(
 )
 
 
-def _feed(conn: p.Connection, chunks: list[bytes]) -> None:
+def _check_feed(conn: p.Connection, chunks: list[bytes]) -> None:
     """Feed chunks, draining events; anything but RemoteProtocolError escapes."""
     try:
         for chunk in chunks:
@@ -663,7 +663,7 @@ def test_arbitrary_bytes_raise_only_remote_protocol_errors(
     data: bytes, cuts: list[int], eof: bool
 ) -> None:
     chunks = _chunked(data, cuts)
-    _feed(p.Connection("server", max_frame=256), [*chunks, b""] if eof else chunks)
+    _check_feed(p.Connection("server", max_frame=256), [*chunks, b""] if eof else chunks)
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
@@ -679,7 +679,7 @@ def test_near_valid_messages_raise_only_remote_protocol_errors(
     if role == "client":
         greeting = {"type": "welcome", "version": "1.0", "server": "h", "role": "admin", "pid": 1}
     data = b"".join(frame(m) for m in [greeting, *messages])
-    _feed(p.Connection(role), _chunked(data, cuts))  # type: ignore[arg-type]
+    _check_feed(p.Connection(role), _chunked(data, cuts))  # type: ignore[arg-type]
 
 
 @given(message=st.sampled_from(CLIENT_MESSAGES[1:] + SERVER_MESSAGES[1:]), text=st.text())
