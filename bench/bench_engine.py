@@ -49,7 +49,8 @@ from typing import Any
 import trio
 
 import spe_host
-from spe_host import _instrument, _runner
+from spe_host.engine import _execution as _runner
+from spe_host.engine import _instrument
 
 LOOP_SRC = """\
 total = 0

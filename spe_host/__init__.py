@@ -1,23 +1,24 @@
 """spe_host: an embeddable, interactive script-session host for trio programs.
 
-The layers, each a private module, data flowing one way (top to bottom):
+The layers, a folder each, data flowing one way (top to bottom); the import contract
+in ``tests/contract`` keeps it so (see docs/architecture.md):
 
-    _cli / _repl    the `spe-host` command and the prompt_toolkit REPL
-    _client         async client library over the wire protocol
-    _protocol       sans-IO frames <-> typed messages (imports no trio)
-    _server         serve_* functions: listeners, handshake, dispatch to a Host
-    _auth           tokens, roles, connection files, peer credentials
-    _host           Host / open_host: the registry and the cmdlet family
-    _session        ScriptSession: state machine, namespace, progress
-    _runner         one execution in a worker thread; awaits go back to trio
-    _instrument     parse, insert abort checks, compile (imports no trio)
-    _streams        per-session stdout/stderr/stdin routing, bounded output
+    cli/ repl/      the `spe-host` command and the prompt_toolkit REPL; reach a host
+                    through the client only (the `serve` verb is the composition root)
+    client/         connect, request multiplexing, the Client facade
+    server/         serve_* listeners and the connection handler; reach the engine
+                    through service only
+    service         transport-neutral operations with a Principal and authorization
+    transport/      trio: addresses, TLS, one framed stream (read loop, batching writer)
+    auth/           tokens and roles, peer credentials, throttle, connection files
+    wire/           sans-IO protocol: messages, codec, Connection (imports no trio)
+    engine/         Host, sessions, executions, instrumenter, output streams
+    _model          pure value types shared by every layer (imports no trio)
     _errors         the exception tree
 
 The host never imports the server; the server takes a host as an argument.
 """
 
-from ._client import Client, Subscription, connect
 from ._errors import (
     AuthenticationError,
     LocalProtocolError,
@@ -31,11 +32,19 @@ from ._errors import (
     SessionNotFound,
     SpeError,
 )
-from ._host import DEFAULT_IDLE_TIMEOUT, Host, open_host
-from ._protocol import Completion, ExecutionInfo, SessionInfo
-from ._runner import ExecutionResult, ExecutionStatus, InputHandler
-from ._server import Listening, serve, serve_tcp, serve_unix
-from ._session import Progress, ScriptSession, SessionState, SpeHandle, StopOutcome
+from ._model import (
+    Completion,
+    ExecutionInfo,
+    ExecutionResult,
+    ExecutionStatus,
+    Progress,
+    SessionInfo,
+    SessionState,
+    StopOutcome,
+)
+from .client import Client, Subscription, connect
+from .engine import DEFAULT_IDLE_TIMEOUT, Host, InputHandler, ScriptSession, SpeHandle, open_host
+from .server import Listening, serve, serve_tcp, serve_unix
 
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT",

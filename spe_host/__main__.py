@@ -2,6 +2,6 @@
 
 import sys
 
-from spe_host._cli import main
+from spe_host.cli import main
 
 sys.exit(main())

@@ -1,0 +1,207 @@
+"""The value types every layer shares: states, outcomes, snapshots, results.
+
+Theory of operation
+-------------------
+These are plain frozen dataclasses and string enums, with no trio and no I/O, so the
+engine can produce them, the wire codec can encode them, and a client can hand them
+back to its caller unchanged: one type for one idea, from the engine to the CLI.
+
+Times are Unix seconds (``float``), the form JSON, the journal and the HTTP API carry;
+the edges format them for people. Enums are :class:`enum.StrEnum`, so a value is also
+its wire string (``SessionState.IDLE == "idle"``).
+
+The live objects (a :class:`~spe_host.ScriptSession` and its namespace) stay in the
+engine; :class:`SessionInfo` is the snapshot of one that crosses layers.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = [
+    "Completion",
+    "ExecutionInfo",
+    "ExecutionResult",
+    "ExecutionStatus",
+    "OutputChunk",
+    "Progress",
+    "Role",
+    "SessionInfo",
+    "SessionState",
+    "StateChange",
+    "StopOutcome",
+]
+
+
+class SessionState(enum.StrEnum):
+    """The state of a session."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    CLOSED = "closed"
+
+    @property
+    def active(self) -> bool:
+        """True for RUNNING and STOPPING: an execution is still going."""
+        return self in (SessionState.RUNNING, SessionState.STOPPING)
+
+
+class ExecutionStatus(enum.StrEnum):
+    """How an execution ended."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+class StopOutcome(enum.StrEnum):
+    """What ``stop`` did for one session."""
+
+    REQUESTED = "requested"
+    ALREADY_STOPPING = "already_stopping"
+    NOT_RUNNING = "not_running"
+    NOT_FOUND = "not_found"
+
+
+class Role(enum.StrEnum):
+    """What a principal may do.
+
+    An ``admin`` may run code; an ``operator`` may list, receive, wait and stop.
+    A :class:`str` enum: ``Role.ADMIN == "admin"`` and ``str(Role.ADMIN) == "admin"``.
+    """
+
+    ADMIN = "admin"
+    OPERATOR = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Progress reported by a script with ``spe.progress(percent, message)``."""
+
+    percent: float | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionInfo:
+    """A snapshot of a session, as ``start``, ``sessions`` and ``wait`` report it.
+
+    Attributes:
+        id: The session id.
+        name: A human-friendly name, or None.
+        state: IDLE, RUNNING, STOPPING or CLOSED.
+        progress_percent: The last percentage the script reported, or None.
+        progress_message: The last progress message the script reported, or None.
+        location: ``file:line`` of the statement running now, or None.
+        last_status: The status of the last execution, or None if there was none.
+        created_at: When the session was created (Unix time, seconds).
+        last_accessed: When the session was last used (Unix time, seconds).
+        autodispose: Whether the session goes away once its result has been received.
+        output_offset: The end offset (UTF-8 bytes) of the session's output stream.
+    """
+
+    id: str
+    name: str | None
+    state: SessionState
+    progress_percent: float | None
+    progress_message: str | None
+    location: str | None
+    last_status: ExecutionStatus | None
+    created_at: float
+    last_accessed: float
+    autodispose: bool
+    output_offset: int
+
+    @property
+    def progress(self) -> Progress:
+        """The progress as one value."""
+        return Progress(self.progress_percent, self.progress_message)
+
+    @property
+    def active(self) -> bool:
+        """True while RUNNING or STOPPING."""
+        return self.state.active
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionResult:
+    """The outcome of one execution, as ``execute`` and ``receive`` return it.
+
+    Attributes:
+        session: The id of the session it ran in.
+        status: COMPLETED, FAILED or ABORTED.
+        value: In interactive mode, the repr of the displayed expression's value;
+            otherwise None.
+        error: The formatted traceback (script frames only), or None.
+        output: The text the execution printed (led by a marker if the session's
+            output bound dropped some of it).
+        started_at: When it started (Unix time, seconds).
+        finished_at: When it ended (Unix time, seconds).
+    """
+
+    session: str
+    status: ExecutionStatus
+    value: str | None
+    error: str | None
+    output: str
+    started_at: float
+    finished_at: float
+
+    @property
+    def session_id(self) -> str:
+        """The session's id (the name the 0.1 engine used)."""
+        return self.session
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Completion:
+    """One completion candidate.
+
+    Attributes:
+        text: The text that replaces the word being completed.
+        start: The position (code points) in the request's text where that word begins.
+        display: What a menu shows for this candidate.
+        kind: What the candidate is (``function``, ``module``, ``keyword`` ...).
+    """
+
+    text: str
+    start: int
+    display: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutputChunk:
+    """A piece of a session's output stream.
+
+    Attributes:
+        session: The session id.
+        offset: The byte offset (UTF-8, ``surrogateescape``) of ``text`` in the stream.
+        text: The output text.
+        dropped: Bytes lost just before this chunk because the output buffer was full.
+    """
+
+    session: str
+    offset: int
+    text: str
+    dropped: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateChange:
+    """A session changed state or progress; what the host pushes to its watchers.
+
+    Attributes:
+        session: The snapshot of the session after the change.
+        previous: Its state before the change (equal to ``session.state`` when only
+            the progress or the location changed).
+    """
+
+    session: SessionInfo
+    previous: SessionState
+
+
+#: The 0.1 name of the execution result as the wire carried it; the same type now.
+ExecutionInfo = ExecutionResult

@@ -1,0 +1,549 @@
+"""Host and open_host: the registry of sessions and the cmdlet family.
+
+Theory of operation
+-------------------
+:func:`open_host` opens a nursery that the :class:`Host` owns. Every execution, in
+the background (``start``) or in the foreground (``execute``), runs as a task in that
+nursery, not in the caller's task: a caller that goes away - a client that
+disconnects - never stops the session's work. ``execute`` just waits for the task it
+started.
+
+The operations mirror SPE's ``*-ScriptSession`` cmdlets: ``start``, ``execute``,
+``sessions``/``session``, ``stop``, ``wait``, ``receive`` and ``remove``. ``stop``
+never waits and never removes; it only asks, and says per session what it did.
+Patterns are ``fnmatch`` wildcards over session ids.
+
+A background task expires sessions that have been idle longer than ``idle_timeout``
+(the expiry slides with every use), and a session started without an id, or with
+``autodispose=True``, goes away once its result has been received.
+
+On exit the host stops every running execution and waits for them, up to
+``shutdown_timeout``; one stuck in a native call that does not return by then is
+reported (logged, and listed in :attr:`Host.unfinished`) with its session id and
+line, and its worker thread is abandoned (it still aborts at its next statement
+once the call returns). The same happens when the host's block is cancelled from
+outside: executions wait for the host's exit to stop them, they are not abandoned
+by the cancellation itself. A closed host refuses new work.
+
+The host knows nothing of sockets: the server (``_server.py``) takes a host as an
+argument, so the layers stay one-way.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+import re
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from fnmatch import fnmatchcase
+from typing import Any
+
+import trio
+
+from .._errors import NoResult, SessionBusy, SessionNotFound, SpeError
+from .._model import ExecutionResult, SessionState, StopOutcome
+from . import _instrument, _streams
+from ._execution import InputHandler, StopFlags
+from ._session import ScriptSession
+
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "Host", "NoResult", "open_host"]
+
+logger = logging.getLogger("spe_host")
+
+DEFAULT_IDLE_TIMEOUT = 30 * 60.0
+_WILDCARDS = re.compile(r"[*?\[]")
+_RESERVED_ARGS = frozenset({"spe", "__builtins__", *_instrument.RESERVED_NAMES})
+_VALID_ID = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}")
+
+
+class Host:
+    """The registry of script sessions, and the operations on them.
+
+    Use :func:`open_host` to make one; it owns the nursery executions run in.
+
+    Attributes:
+        name: The host's name (used by the server for its socket and files).
+        idle_timeout: Seconds an idle session lives after its last use (None: forever).
+        limiter: Bounds how many executions run in worker threads at once.
+        shutdown_timeout: How long exit, and ``remove(force=True)``, wait for a
+            stopped execution before abandoning its worker thread.
+        unfinished: After exit, ``(session id, location)`` of every execution that
+            did not stop within the shutdown deadline.
+    """
+
+    def __init__(
+        self,
+        nursery: trio.Nursery,
+        *,
+        namespace: dict[str, Any] | None = None,
+        name: str = "default",
+        idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+        max_running: int = 64,
+        output_limit: int = _streams.DEFAULT_OUTPUT_LIMIT,
+        shutdown_timeout: float = 5.0,
+    ) -> None:
+        self.name = name
+        self.shutdown_timeout = shutdown_timeout
+        self.idle_timeout = idle_timeout
+        self.limiter = trio.CapacityLimiter(max_running)
+        self.output_limit = output_limit
+        self.unfinished: list[tuple[str, str | None]] = []
+        self._nursery = nursery
+        self._namespace = dict(namespace or {})
+        self._sessions: dict[str, ScriptSession] = {}
+        self._fresh_ids = itertools.count(1)
+        self._changed = trio.Event()
+        self._closed = False
+        self._flags = StopFlags()
+        self._script_files: set[str] = set()
+
+    # -- Get ------------------------------------------------------------------
+
+    def sessions(
+        self, *patterns: str, state: SessionState | str | None = None
+    ) -> list[ScriptSession]:
+        """The sessions whose ids match any of ``patterns`` (all when none is given).
+
+        Args:
+            *patterns: Ids or ``fnmatch`` wildcards such as ``"etl-*"``.
+            state: Only sessions in this state.
+
+        Returns:
+            The matching sessions, oldest first.
+        """
+        wanted = None if state is None else SessionState(state)
+        return [
+            session
+            for session in self._sessions.values()
+            if (not patterns or any(fnmatchcase(session.id, p) for p in patterns))
+            and (wanted is None or session.state is wanted)
+        ]
+
+    def session(self, id: str) -> ScriptSession:
+        """The session with this exact id.
+
+        Raises:
+            SessionNotFound: There is none.
+        """
+        try:
+            return self._sessions[id]
+        except KeyError:
+            raise SessionNotFound(
+                f"no session has the id {id!r}; list the sessions to see which exist"
+            ) from None
+
+    # -- Start / Execute --------------------------------------------------------
+
+    def start(
+        self,
+        id: str | None = None,
+        code: str | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        args: dict[str, Any] | None = None,
+        name: str | None = None,
+        autodispose: bool | None = None,
+    ) -> ScriptSession:
+        """Run code in the background in session ``id``, creating it if missing.
+
+        Returns at once; use :meth:`wait` and :meth:`receive` for the outcome.
+
+        Args:
+            id: The session; None makes a fresh one with autodispose on.
+            code: The script's source (give this or ``path``).
+            path: A file to run instead of ``code``; tracebacks show its name.
+            args: Variables to set in the namespace before the script runs.
+            name: A job name to show in listings.
+            autodispose: Remove the session once its result is received.
+
+        Returns:
+            The session, already RUNNING.
+
+        Raises:
+            SessionBusy: The session is running.
+            SpeError: The host is closed (its ``open_host`` block has ended).
+            ValueError: Neither or both of ``code`` and ``path`` were given, or an
+                id or argument name is not valid.
+        """
+        self._check_open()
+        source, filename = _source_of(code, path)
+        if args is not None:
+            bad = [key for key in args if not str(key).isidentifier()]
+            if bad:
+                raise ValueError(
+                    f"args must be valid Python names; {', '.join(map(repr, bad))} "
+                    "cannot be bound as variables"
+                )
+            taken = sorted(set(args) & _RESERVED_ARGS)
+            if taken:
+                raise ValueError(
+                    f"{', '.join(map(repr, taken))} cannot be passed as args: the host "
+                    "binds those names in every session; rename the argument"
+                )
+        session = self._get_or_create(id, autodispose=id is None)
+        if session.is_active():
+            raise session._busy_error("start another job in it")
+        if autodispose is not None:
+            session.autodispose = autodispose
+        if name is not None:
+            session.name = name
+        execution = session._begin(
+            source,
+            interactive=False,
+            filename=filename,
+            input_handler=None,
+            limiter=self.limiter,
+        )
+        if args:
+            session.namespace.update(args)
+        self._nursery.start_soon(self._run, session, execution, name=f"spe session {session.id}")
+        self._notify()
+        return session
+
+    async def execute(
+        self,
+        id: str,
+        code: str,
+        *,
+        interactive: bool = True,
+        input_handler: InputHandler | None = None,
+    ) -> ExecutionResult:
+        """Run code in session ``id`` (created if missing) and wait for the result.
+
+        The execution runs in the host's nursery: if the caller is cancelled, the
+        execution goes on, and its result can be received later.
+
+        Args:
+            id: The session.
+            code: The source to run.
+            interactive: Show the value of a final expression and bind it to ``_``.
+            input_handler: Answers ``input()`` in the script (given the prompt,
+                returns the line, or None for end-of-file); without one
+                ``input()`` raises ``EOFError``.
+
+        Returns:
+            The execution's result.
+
+        Raises:
+            SessionBusy: The session is running.
+            SpeError: The host is closed (its ``open_host`` block has ended).
+        """
+        self._check_open()
+        session = self._get_or_create(id, autodispose=False)
+        execution = session._begin(
+            code,
+            interactive=interactive,
+            filename=None,
+            input_handler=input_handler,
+            limiter=self.limiter,
+        )
+        self._nursery.start_soon(self._run, session, execution, name=f"spe session {session.id}")
+        self._notify()
+        await execution.finished.wait()
+        assert execution.result is not None
+        return execution.result
+
+    async def _run(self, session: ScriptSession, execution: Any) -> None:
+        try:
+            await session._run(execution)
+        finally:
+            self._notify()
+
+    # -- Stop / Wait / Receive / Remove -----------------------------------------
+
+    def stop(self, *ids_or_patterns: str) -> dict[str, StopOutcome]:
+        """Ask sessions to stop at their next statement; never waits, never removes.
+
+        Args:
+            *ids_or_patterns: Session ids or wildcards.
+
+        Returns:
+            The outcome for each session (``requested``, ``already_stopping``,
+            ``not_running``), and ``not_found`` for each id or pattern that named
+            no session.
+        """
+        outcomes: dict[str, StopOutcome] = {}
+        for target in ids_or_patterns:
+            matched = self._match(target)
+            if not matched:
+                outcomes[target] = StopOutcome.NOT_FOUND
+            for session in matched:
+                if session.id not in outcomes:
+                    outcomes[session.id] = session._request_stop()
+        if any(o is StopOutcome.REQUESTED for o in outcomes.values()):
+            self._notify()
+        return outcomes
+
+    async def wait(
+        self, *ids: str, timeout: float | None = None, any: bool = False
+    ) -> list[ScriptSession]:
+        """Wait for sessions to finish running.
+
+        Args:
+            *ids: Session ids or wildcards (none: every session).
+            timeout: Give up after this many seconds and return what finished; no
+                error is raised.
+            any: Return as soon as one of them has finished.
+
+        Returns:
+            The sessions (of those named) that are not RUNNING or STOPPING.
+
+        Raises:
+            SessionNotFound: An id (not a wildcard) names no session.
+        """
+        targets = self._resolve(ids) if ids else list(self._sessions.values())
+        deadline = math.inf if timeout is None else trio.current_time() + max(0.0, timeout)
+        with trio.move_on_at(deadline):
+            while True:
+                finished = [s for s in targets if not s.is_active()]
+                if len(finished) == len(targets) or (any and finished):
+                    return finished
+                await self._changed.wait()
+        return [s for s in targets if not s.is_active()]
+
+    def receive(self, id: str, *, keep: bool = False) -> ExecutionResult:
+        """The output, value, status and error of the session's last execution.
+
+        Args:
+            id: The session.
+            keep: Keep the result (and the session, if it autodisposes).
+
+        Returns:
+            The last execution's result.
+
+        Raises:
+            SessionNotFound: No session has that id.
+            SessionBusy: The session is running.
+            NoResult: Nothing has finished since the last receive.
+        """
+        session = self.session(id)
+        if session.is_active():
+            raise session._busy_error("receive its result")
+        session.touch()
+        result = session.last
+        if result is None:
+            raise NoResult(
+                f"session {id!r} has no result to receive: nothing has finished in it "
+                "since its result was last received"
+            )
+        if not keep:
+            session.last = None
+            if session.autodispose:
+                self._drop(session)
+        return result
+
+    async def remove(self, *ids: str, force: bool = False) -> None:
+        """Remove sessions; only finished ones unless ``force``.
+
+        Args:
+            *ids: Session ids or wildcards.
+            force: Stop running sessions, wait for them (up to ``shutdown_timeout``;
+                one stuck in a native call is then abandoned, and logged), then
+                remove them.
+
+        Raises:
+            SessionNotFound: An id (not a wildcard) names no session.
+            SessionBusy: A session is running and ``force`` is false (nothing is
+                removed then).
+        """
+        targets = self._resolve(ids)
+        active = [s for s in targets if s.is_active()]
+        if active and not force:
+            names = ", ".join(repr(s.id) for s in active)
+            raise SessionBusy(
+                f"session {names} is running; stop it first or pass force=True"
+                if len(active) == 1
+                else f"sessions {names} are running; stop them first or pass force=True"
+            )
+        if active:
+            await self._stop_and_wait(active, self.shutdown_timeout)
+        for session in targets:
+            self._drop(session)
+
+    # -- internals ------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SpeError(f"host {self.name!r} is closed and takes no new work; open a new host")
+
+    def _get_or_create(self, id: str | None, *, autodispose: bool) -> ScriptSession:
+        if id is None:
+            id = f"job-{next(self._fresh_ids)}"
+            while id in self._sessions:
+                id = f"job-{next(self._fresh_ids)}"
+        elif id in self._sessions:
+            return self._sessions[id]
+        elif not _VALID_ID.fullmatch(id):
+            raise ValueError(
+                f"{id!r} is not a valid session id; use 1-128 letters, digits and "
+                "any of _ . : @ + -"
+            )
+        session = ScriptSession(
+            id,
+            namespace=self._namespace,
+            autodispose=autodispose,
+            output_limit=self.output_limit,
+            flags=self._flags,
+            script_files=self._script_files,
+        )
+        self._sessions[id] = session
+        return session
+
+    def _match(self, target: str) -> list[ScriptSession]:
+        if _WILDCARDS.search(target):
+            return self.sessions(target)
+        session = self._sessions.get(target)
+        return [] if session is None else [session]
+
+    def _resolve(self, ids: Iterable[str]) -> list[ScriptSession]:
+        found: dict[str, ScriptSession] = {}
+        for target in ids:
+            matched = self._match(target)
+            if not matched and not _WILDCARDS.search(target):
+                self.session(target)  # raises SessionNotFound with its sentence
+            found.update((s.id, s) for s in matched)
+        return list(found.values())
+
+    def _drop(self, session: ScriptSession) -> None:
+        if self._sessions.get(session.id) is session:
+            del self._sessions[session.id]
+        session._close()
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def _expire_idle(self) -> None:
+        while True:
+            if self.idle_timeout is None:
+                await trio.sleep_forever()
+            timeout = self.idle_timeout
+            now = trio.current_time()
+            next_check = math.inf
+            for session in list(self._sessions.values()):
+                if session.is_active():
+                    continue
+                if session.held:
+                    # A hold ends with a touch, so its expiry is at least a full
+                    # timeout away from now: look again then.
+                    next_check = min(next_check, now + timeout)
+                    continue
+                expires = session.idle_since() + timeout
+                if expires <= now:
+                    logger.info("session %r expired after %.0f s idle", session.id, timeout)
+                    self._drop(session)
+                else:
+                    next_check = min(next_check, expires)
+            with trio.move_on_at(next_check):
+                # A new session or a finished run may bring an earlier expiry.
+                await self._changed.wait()
+
+    async def _shutdown(self, deadline: float) -> None:
+        # No new work from here on: an execution started now would outlive the host.
+        self._closed = True
+        running = [s for s in self._sessions.values() if s.is_active()]
+        for session, where in await self._stop_and_wait(running, deadline):
+            self.unfinished.append((session.id, where))
+
+    async def _stop_and_wait(
+        self, sessions: list[ScriptSession], deadline: float
+    ) -> list[tuple[ScriptSession, str | None]]:
+        """Stop ``sessions``, wait up to ``deadline`` s; abandon and return the stuck."""
+        if not sessions:
+            return []
+        self.stop(*(s.id for s in sessions))
+        with trio.move_on_after(deadline):
+            await self.wait(*(s.id for s in sessions))
+        stuck: list[tuple[ScriptSession, str | None]] = []
+        for session in sessions:
+            if not session.is_active():
+                continue
+            where = session.location
+            stuck.append((session, where))
+            logger.warning(
+                "session %r did not stop within %.1f s; it is stuck at %s, most "
+                "likely in a native call that cannot be interrupted; its worker "
+                "thread is abandoned",
+                session.id,
+                deadline,
+                where or "an unknown line",
+            )
+            # Its task records an ABORTED result and ends; the thread runs on until
+            # its native call returns, then aborts at its next check.
+            session._abandon()
+        if stuck:
+            # Let the abandoned executions' tasks record their results (at once:
+            # abandoning ends their wait for the thread).
+            with trio.move_on_after(deadline):
+                await self.wait(*(s.id for s, _ in stuck))
+        return stuck
+
+
+def _source_of(code: str | None, path: str | os.PathLike[str] | None) -> tuple[str, str | None]:
+    if (code is None) == (path is None):
+        raise ValueError("give exactly one of code= or path= to say what to run")
+    if path is not None:
+        filename = os.path.abspath(os.fspath(path))
+        try:
+            with open(filename, encoding="utf-8") as file:
+                return file.read(), filename
+        except OSError as exc:
+            raise ValueError(f"cannot read the script {filename!r}: {exc.strerror}") from exc
+    assert code is not None
+    return code, None
+
+
+@asynccontextmanager
+async def open_host(
+    *,
+    namespace: dict[str, Any] | None = None,
+    name: str = "default",
+    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+    max_running: int = 64,
+    output_limit: int = _streams.DEFAULT_OUTPUT_LIMIT,
+    shutdown_timeout: float = 5.0,
+) -> AsyncIterator[Host]:
+    """Open a host that owns a nursery for its sessions' executions.
+
+    Example::
+
+        async with spe_host.open_host(namespace={"app": app}) as host:
+            host.start("report", "print(app.counter)")
+
+    Args:
+        namespace: Names every new session starts with (copied per session).
+        name: The host's name; the server uses it for its socket and files.
+        idle_timeout: Seconds after its last use an idle session expires (None:
+            never).
+        max_running: How many executions may run in worker threads at once.
+        output_limit: The bound of each session's output buffer, in bytes.
+        shutdown_timeout: On exit, how long to wait for stopped executions.
+
+    Yields:
+        The host.
+    """
+    _streams.install()
+    try:
+        async with trio.open_nursery() as nursery:
+            host = Host(
+                nursery,
+                namespace=namespace,
+                name=name,
+                idle_timeout=idle_timeout,
+                max_running=max_running,
+                output_limit=output_limit,
+                shutdown_timeout=shutdown_timeout,
+            )
+            nursery.start_soon(host._expire_idle, name="spe idle expiry")
+            try:
+                yield host
+            finally:
+                with trio.CancelScope(shield=True):
+                    await host._shutdown(shutdown_timeout)
+                nursery.cancel_scope.cancel()
+    finally:
+        _streams.uninstall()

@@ -1,0 +1,161 @@
+"""The `spe-host` command without a server: the parser, --help, JSON shapes, exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+from support.cli import info
+
+from spe_host._errors import (
+    AuthenticationError,
+    PermissionDenied,
+    RemoteProtocolError,
+    SessionBusy,
+    SessionNotFound,
+    SpeError,
+)
+from spe_host.cli._cli import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    _exit_code,
+    _Unreachable,
+    _Usage,
+    build_parser,
+    main,
+    session_json,
+)
+
+VERBS = ["serve", "attach", "start", "ls", "receive", "wait", "stop", "rm"]
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_every_verb_has_help_with_examples(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([verb, "--help"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: spe-host {verb}")
+    assert "examples:" in text
+    assert f"spe-host {verb}" in text.split("examples:")[1]
+    if verb != "serve":
+        assert "--connect ADDRESS_OR_NAME" in text
+    if verb not in ("serve", "attach"):
+        assert "--json" in text
+
+
+def test_top_level_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for verb in VERBS:
+        assert verb in text
+    assert "exit codes:" in text
+    assert "3  the host could not be reached" in text
+
+
+def test_start_arguments_are_parsed() -> None:
+    args = build_parser().parse_args(
+        [
+            "start",
+            "etl",
+            "-c",
+            "print(n)",
+            "--arg",
+            "n=5",
+            "--arg",
+            "who=bob",
+            "--arg",
+            "items=[1, 2]",
+            "--arg",
+            "empty=",
+            "--name",
+            "nightly",
+            "--autodispose",
+        ]
+    )
+    assert args.session == "etl"
+    assert args.code == "print(n)"
+    assert dict(args.arg) == {"n": 5, "who": "bob", "items": [1, 2], "empty": ""}
+    assert args.name == "nightly"
+    assert args.autodispose is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["start", "etl", "--arg", "1x=2", "-c", "1"], "NAME=VALUE"),
+        (["start", "no spaces", "-c", "1"], "not a valid session id"),
+        (["wait", "x", "--timeout", "soon"], "not a number"),
+        (["wait", "x", "--timeout", "nan"], "finite number"),
+        (["attach", "--session", "a/b"], "not a valid session id"),
+        (["bogus"], "invalid choice"),
+        (["ls", "--state", "closed"], "invalid choice"),
+    ],
+)
+def test_bad_arguments_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+
+
+def test_usage_errors_found_after_parsing_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Checked before connecting, so no host is needed.
+    monkeypatch.setenv("SPE_HOST_RUNTIME_DIR", str(tmp_path))
+    assert main(["start", "etl"]) == EXIT_USAGE
+    assert "-c CODE or as a FILE" in capsys.readouterr().err
+    assert main(["stop", "etl", "--timeout", "3"]) == EXIT_USAGE
+    assert "--timeout goes with --wait" in capsys.readouterr().err
+    assert main(["attach", "default", "--connect", "other"]) == EXIT_USAGE
+
+
+def test_no_host_exits_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SPE_HOST_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.delenv("SPE_HOST", raising=False)
+    assert main(["ls"]) == EXIT_UNREACHABLE
+    err = capsys.readouterr().err
+    assert err.startswith("spe-host: cannot connect to the host: no host named 'default'")
+    assert main(["ls", "--connect", "tcp://no such host:1"]) == EXIT_UNREACHABLE
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (SessionNotFound("no session has the id 'x'"), EXIT_FAILED),
+        (SessionBusy("session 'x' is running"), EXIT_FAILED),
+        (RemoteProtocolError("bad"), EXIT_FAILED),
+        (SpeError("internal"), EXIT_FAILED),
+        (AuthenticationError("the token is not valid"), EXIT_UNREACHABLE),
+        (PermissionDenied("needs the admin role"), EXIT_UNREACHABLE),
+        (_Unreachable("refused"), EXIT_UNREACHABLE),
+        (trio.BrokenResourceError(), EXIT_UNREACHABLE),
+        (_Usage("wrong"), EXIT_USAGE),
+        (KeyboardInterrupt(), EXIT_INTERRUPTED),
+        # trio nurseries wrap errors in groups of one.
+        (ExceptionGroup("g", [ExceptionGroup("h", [SessionBusy("busy")])]), EXIT_FAILED),
+    ],
+)
+def test_exit_codes(error: BaseException, code: int, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _exit_code(error) == code
+    if code != EXIT_INTERRUPTED:
+        assert capsys.readouterr().err.startswith("spe-host: ")
+
+
+def test_unexpected_errors_are_not_hidden() -> None:
+    with pytest.raises(ZeroDivisionError):
+        _exit_code(ZeroDivisionError())
+
+
+def test_session_json_has_the_documented_keys() -> None:
+    data = session_json(
+        info("etl", state="running", progress_percent=5.0, progress_message="go", location="x:1")
+    )
+    for key in ("id", "name", "state", "progress", "location", "last_status"):
+        assert key in data
+    assert data["progress"] == {"percent": 5.0, "message": "go"}
+    assert data["progress_percent"] == 5.0

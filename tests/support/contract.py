@@ -1,0 +1,127 @@
+"""A small import-graph checker for the layer contract (see docs/architecture.md).
+
+A rule names a layer (a top-level module or folder of ``spe_host``) and the layers
+and third-party roots it may not import. Relative imports are resolved against the
+importing module, so ``from ..server import x`` counts as importing ``spe_host.server``.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+# layer -> what it may not import. Names are first components below ``spe_host``
+# (``engine``, ``wire``, ...) or third-party top-level packages (``trio``).
+RULES: Mapping[str, frozenset[str]] = {
+    "_model": frozenset(
+        {
+            "trio",
+            "engine",
+            "wire",
+            "transport",
+            "service",
+            "server",
+            "client",
+            "auth",
+            "repl",
+            "cli",
+            "testing",
+            "http",
+            "journal",
+        }
+    ),
+    "_errors": frozenset(
+        {
+            "trio",
+            "_model",
+            "engine",
+            "wire",
+            "transport",
+            "service",
+            "server",
+            "client",
+            "auth",
+            "repl",
+            "cli",
+            "testing",
+        }
+    ),
+    "wire": frozenset(
+        {
+            "trio",
+            "engine",
+            "transport",
+            "service",
+            "server",
+            "client",
+            "auth",
+            "repl",
+            "cli",
+            "testing",
+        }
+    ),
+    "engine": frozenset(
+        {"wire", "transport", "service", "server", "client", "auth", "repl", "cli", "testing"}
+    ),
+    "auth": frozenset(
+        {"wire", "engine", "transport", "service", "server", "client", "repl", "cli", "testing"}
+    ),
+    "transport": frozenset({"engine", "service", "server", "client", "repl", "cli", "testing"}),
+    "service": frozenset({"wire", "transport", "server", "client", "repl", "cli", "testing"}),
+    "server": frozenset({"engine", "client", "repl", "cli", "testing"}),
+    "client": frozenset({"engine", "service", "server", "repl", "cli", "testing"}),
+    "repl": frozenset(
+        {"engine", "service", "server", "wire", "transport", "auth", "cli", "testing"}
+    ),
+    "cli": frozenset({"engine", "service", "server", "wire", "transport", "testing"}),
+}
+
+# The one composition root besides the package's __init__: the `serve` verb embeds a
+# host and serves it, so it may reach the engine, the service and the server.
+EXEMPT: Mapping[str, frozenset[str]] = {
+    "spe_host.cli._serve": frozenset({"engine", "service", "server"}),
+}
+
+
+def _imports(path: Path, module: str, is_package: bool) -> Iterator[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    here = module.split(".") if is_package else module.split(".")[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[: len(here) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+                if node.module is None:
+                    yield from (f"{target}.{alias.name}" for alias in node.names)
+                    continue
+                yield target
+            else:
+                yield node.module or ""
+
+
+def _layer(name: str, package: str) -> str:
+    parts = name.split(".")
+    if parts[0] != package:
+        return parts[0]
+    return parts[1] if len(parts) > 1 else ""
+
+
+def check_tree(root: Path, package: str, rules: Mapping[str, frozenset[str]]) -> list[str]:
+    """Every forbidden import under ``root`` (the package's folder), as sentences."""
+    problems: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root).with_suffix("")
+        is_package = relative.name == "__init__"
+        parts = [package, *relative.parts[:-1]] if is_package else [package, *relative.parts]
+        module = ".".join(parts)
+        layer = parts[1] if len(parts) > 1 else ""
+        forbidden = rules.get(layer, frozenset()) - EXEMPT.get(module, frozenset())
+        for name in _imports(path, module, is_package):
+            target = _layer(name, package)
+            if target in forbidden and target != layer:
+                shown = name if name.split(".")[0] == package else name.split(".")[0]
+                problems.append(f"{module} imports {shown} ({layer} may not import {target})")
+    return problems

@@ -1,0 +1,73 @@
+"""Helpers for tests that drive a Host: a blocking native call, and pollers of real state.
+
+The pollers look at a session's live ``location`` or a predicate and never
+sleep-and-hope; every caller bounds them with its own ``trio.fail_after``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Collection
+
+import trio
+
+import spe_host
+
+# How often the polling helpers look again; short, so tests stay fast.
+POLL = 0.002
+
+
+class NativeCall:
+    """A blocking library call for scripts: ``native_call()`` returns once ``release`` is set.
+
+    Library code is not instrumented, so no stop lands inside it. Once ``entered`` is
+    set, the script is really inside the call; its ``location`` shows the calling line
+    earlier, while the abort check before that line is still ahead, where a stop would
+    land at once.
+    """
+
+    def __init__(self, release: threading.Event) -> None:
+        self.entered = threading.Event()
+        self.release = release
+
+    def __call__(self) -> bool:
+        self.entered.set()
+        return self.release.wait()
+
+    async def wait_entered(self) -> None:
+        """Wait until a script is inside the call (the caller's fail_after bounds it)."""
+        await wait_until(self.entered.is_set)
+
+
+async def wait_until(predicate: Callable[[], object]) -> None:
+    """Poll ``predicate`` until it is true (the caller's fail_after bounds it)."""
+    while not predicate():
+        await trio.sleep(POLL)
+
+
+async def wait_location(
+    session: spe_host.ScriptSession, line: int | Collection[int] | None = None
+) -> str:
+    """Wait until the session runs a script line (one of ``line``, if given); return it."""
+    lines = {line} if isinstance(line, int) else line
+
+    def at_line() -> bool:
+        where = session.location
+        if where is None:
+            return False
+        return lines is None or int(where.rpartition(":")[2]) in lines
+
+    await wait_until(at_line)
+    where = session.location
+    assert where is not None
+    return where
+
+
+def abort_frames(error: str | None) -> list[tuple[str, int, str]]:
+    """The ``(file, line, function)`` of every frame in a formatted traceback."""
+    assert error is not None
+    return [
+        (m.group(1), int(m.group(2)), m.group(3))
+        for m in re.finditer(r'File "([^"]+)", line (\d+), in (\S+)', error)
+    ]
