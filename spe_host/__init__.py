@@ -21,6 +21,9 @@ The host never imports the server; the server takes a host as an argument.
 
 from ._errors import (
     AuthenticationError,
+    ConnectError,
+    ConnectionLost,
+    HandshakeTimeout,
     LocalProtocolError,
     NoResult,
     PermissionDenied,
@@ -31,6 +34,7 @@ from ._errors import (
     SessionExists,
     SessionNotFound,
     SpeError,
+    TransportError,
 )
 from ._model import (
     Completion,
@@ -50,10 +54,13 @@ __all__ = [
     "DEFAULT_IDLE_TIMEOUT",
     "AuthenticationError",
     "Client",
+    "ConnectError",
+    "ConnectionLost",
     "Completion",
     "ExecutionInfo",
     "ExecutionResult",
     "ExecutionStatus",
+    "HandshakeTimeout",
     "Host",
     "InputHandler",
     "Listening",
@@ -74,6 +81,7 @@ __all__ = [
     "SpeHandle",
     "StopOutcome",
     "Subscription",
+    "TransportError",
     "connect",
     "open_host",
     "serve",

@@ -4,7 +4,13 @@ Theory of operation: every error the library raises on purpose derives from
 :class:`SpeError`, so an embedding program can catch them all in one place. Each
 subclass carries a stable wire ``code`` (see ``docs/protocol.md``) so that an error
 raised in the host arrives at a remote client as the same class. Messages are full
-sentences that say what happened and what to do about it.
+sentences that say what happened and what to do about it. Each class also names the
+HTTP status it maps to (``http_status``), so the HTTP API answers from the same tree.
+
+The connection family (:class:`TransportError`: :class:`ConnectError`,
+:class:`HandshakeTimeout`, :class:`ConnectionLost`) is raised on the client's side
+only: it says why a host could not be reached or stopped answering, so a caller (the
+CLI's exit codes) can tell those apart by class instead of by message text.
 
 :class:`ScriptAborted` is the odd one out: it is what a *script* sees when its session
 is stopped, and it derives from :class:`BaseException` so that ``except Exception:``
@@ -15,6 +21,9 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "ConnectError",
+    "ConnectionLost",
+    "HandshakeTimeout",
     "LocalProtocolError",
     "NoResult",
     "PermissionDenied",
@@ -25,6 +34,7 @@ __all__ = [
     "SessionExists",
     "SessionNotFound",
     "SpeError",
+    "TransportError",
 ]
 
 
@@ -33,15 +43,18 @@ class SpeError(Exception):
 
     Attributes:
         code: The stable error code used on the wire (``internal`` for the root).
+        http_status: The HTTP status the error maps to.
     """
 
     code: str = "internal"
+    http_status: int = 500
 
 
 class SessionNotFound(SpeError, LookupError):
     """No session has the given id (or no session matches the given pattern)."""
 
     code = "not_found"
+    http_status = 404
 
 
 class NoResult(SessionNotFound):
@@ -56,12 +69,14 @@ class SessionBusy(SpeError):
     """The session is running (or stopping) and cannot take this operation now."""
 
     code = "busy"
+    http_status = 409
 
 
 class SessionExists(SpeError):
     """A session with that id exists already."""
 
     code = "busy"
+    http_status = 409
 
 
 class ProtocolError(SpeError):
@@ -72,6 +87,7 @@ class ProtocolError(SpeError):
     """
 
     code = "bad_request"
+    http_status = 400
 
     def __init__(
         self, message: str, *, error_code: str = "bad_request", request_id: int | None = None
@@ -79,6 +95,7 @@ class ProtocolError(SpeError):
         super().__init__(message)
         self.error_code = error_code
         self.code = error_code
+        self.http_status = 413 if error_code == "too_large" else 400
         #: The id of the request the bad frame belonged to, when it could be read.
         self.request_id = request_id
 
@@ -95,12 +112,34 @@ class AuthenticationError(SpeError):
     """The credentials were missing, wrong, or the peer is not allowed to connect."""
 
     code = "unauthorized"
+    http_status = 401
 
 
 class PermissionDenied(SpeError):
     """The credentials are valid, but their role may not do this."""
 
     code = "forbidden"
+    http_status = 403
+
+
+class TransportError(SpeError):
+    """The connection to a host could not be made, or it ended (client side only)."""
+
+    http_status = 502
+
+
+class ConnectError(TransportError):
+    """The host could not be reached: nothing listens there, or the connect failed."""
+
+
+class HandshakeTimeout(ConnectError):
+    """The host accepted the connection but did not finish the handshake in time."""
+
+    http_status = 504
+
+
+class ConnectionLost(TransportError):
+    """An established connection to the host ended before the answer arrived."""
 
 
 class ScriptAborted(BaseException):
