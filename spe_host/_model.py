@@ -17,9 +17,12 @@ engine; :class:`SessionInfo` is the snapshot of one that crosses layers.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
+from typing import Final
 
 __all__ = [
+    "WILDCARDS",
     "Completion",
     "ExecutionInfo",
     "ExecutionResult",
@@ -31,7 +34,32 @@ __all__ = [
     "SessionState",
     "StateChange",
     "StopOutcome",
+    "check_session_id",
+    "is_pattern",
 ]
+
+#: The characters that make a target an ``fnmatch`` pattern rather than an exact id.
+WILDCARDS: Final = "*?["
+_SESSION_ID: Final = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}")
+
+
+def is_pattern(target: str) -> bool:
+    """True if ``target`` holds a wildcard (``*``, ``?`` or ``[``), so it names a pattern."""
+    return any(c in target for c in WILDCARDS)
+
+
+def check_session_id(session: str) -> str:
+    """Return ``session`` if it is a valid session id.
+
+    Raises:
+        ValueError: It is not: ids are 1-128 letters, digits and ``_ . : @ + -``.
+    """
+    if _SESSION_ID.fullmatch(session) is None:
+        raise ValueError(
+            f"{session!r} is not a valid session id; use 1-128 letters, digits and "
+            "any of _ . : @ + -"
+        )
+    return session
 
 
 class SessionState(enum.StrEnum):

@@ -49,7 +49,7 @@ from .._errors import (
     SessionNotFound,
     SpeError,
 )
-from .._model import ExecutionResult, SessionInfo
+from .._model import ExecutionResult, SessionInfo, check_session_id, is_pattern
 from ..engine import DEFAULT_IDLE_TIMEOUT
 from ..repl._repl import Repl, format_sessions, format_table, run_piped
 
@@ -75,7 +75,6 @@ EXIT_INTERRUPTED = 130
 
 PROG = "spe-host"
 _ACTIVE = ("running", "stopping")
-_WILDCARDS = "*?["
 
 
 class _Usage(Exception):
@@ -130,10 +129,9 @@ def _positive_float(text: str) -> float:
 
 
 def _session_id(text: str) -> str:
-    from ..repl._repl import _check_session_id
 
     try:
-        return _check_session_id(text)
+        return check_session_id(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -481,7 +479,7 @@ def _err(message: str) -> None:
 
 
 def _exact_ids(targets: Sequence[str]) -> list[str]:
-    return [t for t in targets if not any(c in t for c in _WILDCARDS)]
+    return [t for t in targets if not is_pattern(t)]
 
 
 # --- connecting -----------------------------------------------------------------------------

@@ -35,7 +35,6 @@ import itertools
 import logging
 import math
 import os
-import re
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from fnmatch import fnmatchcase
@@ -44,7 +43,7 @@ from typing import Any
 import trio
 
 from .._errors import NoResult, SessionBusy, SessionNotFound, SpeError
-from .._model import ExecutionResult, SessionState, StopOutcome
+from .._model import ExecutionResult, SessionState, StopOutcome, check_session_id, is_pattern
 from . import _instrument, _streams
 from ._execution import InputHandler, StopFlags
 from ._session import ScriptSession
@@ -54,9 +53,7 @@ __all__ = ["DEFAULT_IDLE_TIMEOUT", "Host", "NoResult", "open_host"]
 logger = logging.getLogger("spe_host")
 
 DEFAULT_IDLE_TIMEOUT = 30 * 60.0
-_WILDCARDS = re.compile(r"[*?\[]")
 _RESERVED_ARGS = frozenset({"spe", "__builtins__", *_instrument.RESERVED_NAMES})
-_VALID_ID = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}")
 
 
 class Host:
@@ -376,11 +373,8 @@ class Host:
                 id = f"job-{next(self._fresh_ids)}"
         elif id in self._sessions:
             return self._sessions[id]
-        elif not _VALID_ID.fullmatch(id):
-            raise ValueError(
-                f"{id!r} is not a valid session id; use 1-128 letters, digits and "
-                "any of _ . : @ + -"
-            )
+        else:
+            check_session_id(id)
         session = ScriptSession(
             id,
             namespace=self._namespace,
@@ -393,7 +387,7 @@ class Host:
         return session
 
     def _match(self, target: str) -> list[ScriptSession]:
-        if _WILDCARDS.search(target):
+        if is_pattern(target):
             return self.sessions(target)
         session = self._sessions.get(target)
         return [] if session is None else [session]
@@ -402,7 +396,7 @@ class Host:
         found: dict[str, ScriptSession] = {}
         for target in ids:
             matched = self._match(target)
-            if not matched and not _WILDCARDS.search(target):
+            if not matched and not is_pattern(target):
                 self.session(target)  # raises SessionNotFound with its sentence
             found.update((s.id, s) for s in matched)
         return list(found.values())

@@ -76,7 +76,7 @@ from .._errors import (
     SpeError,
 )
 from .._model import Completion as WireCompletion
-from .._model import ExecutionResult, SessionInfo
+from .._model import ExecutionResult, SessionInfo, check_session_id, is_pattern
 from ..wire import Output, Progress
 
 __all__ = [
@@ -904,7 +904,7 @@ class Repl:
                 elif not args:
                     screen.show(f"this is session {self.session!r}\n")
                 else:
-                    _check_session_id(args[0])
+                    check_session_id(args[0])
                     await self._enter(args[0])
                     state = "new" if self._info is None else self._info.state
                     screen.show(f"switched to session {args[0]!r} ({state})\n", "note")
@@ -938,7 +938,7 @@ class Repl:
         done = {info.id for info in finished}
         if finished:
             self._screen.show(format_sessions(finished))
-        pending = [t for t in targets if t not in done and not _has_wildcard(t)]
+        pending = [t for t in targets if t not in done and not is_pattern(t)]
         if pending:
             self._screen.show(f"still running: {', '.join(pending)}\n", "warning")
 
@@ -1046,22 +1046,6 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return math.isfinite(value) and value >= 0
-
-
-def _has_wildcard(text: str) -> bool:
-    return any(c in text for c in "*?[")
-
-
-_SESSION_ID = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}")
-
-
-def _check_session_id(session: str) -> str:
-    if not _SESSION_ID.fullmatch(session):
-        raise ValueError(
-            f"{session!r} is not a valid session id; use 1-128 letters, digits and "
-            "any of _ . : @ + -"
-        )
-    return session
 
 
 def _help_text() -> str:
