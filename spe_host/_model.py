@@ -29,12 +29,14 @@ __all__ = [
     "ExecutionStatus",
     "OutputChunk",
     "Progress",
+    "ProgressReport",
     "Role",
     "SessionInfo",
     "SessionState",
     "StateChange",
     "StopOutcome",
     "check_session_id",
+    "dropped_marker",
     "is_pattern",
 ]
 
@@ -46,6 +48,11 @@ _SESSION_ID: Final = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}")
 def is_pattern(target: str) -> bool:
     """True if ``target`` holds a wildcard (``*``, ``?`` or ``[``), so it names a pattern."""
     return any(c in target for c in WILDCARDS)
+
+
+def dropped_marker(count: int) -> str:
+    """The line that stands in for ``count`` bytes of output dropped at a bound."""
+    return f"[... {count} bytes dropped]\n"
 
 
 def check_session_id(session: str) -> str:
@@ -215,6 +222,26 @@ class OutputChunk:
     offset: int
     text: str
     dropped: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProgressReport:
+    """A session's progress as a stream of its output carries it to a client.
+
+    Attributes:
+        session: The session id.
+        percent: The percentage reported, or None.
+        message: The message reported, or None.
+    """
+
+    session: str
+    percent: float | None = None
+    message: str | None = None
+
+    @property
+    def progress(self) -> Progress:
+        """The progress as the engine keeps it."""
+        return Progress(self.percent, self.message)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,11 +25,11 @@ aborts at its next check when its native call returns.
 
 Stopping is cooperative. :meth:`~Execution.request_stop` sets a flag on the execution
 and the ``__spe_abort__`` fast-path flag in the namespace; the next check the script
-meets calls :func:`checkpoint`, which raises :class:`ScriptAborted` only if the
-execution running in *this context* (a context variable) is the stopped one, and not
-while a ``ScriptAborted`` (or, in a statement that awaits, the ``trio.Cancelled`` the
-stop caused) is being handled, so ``finally:`` blocks and ``with`` exits run to
-completion. The flag stays set, so a script that swallows the abort meets it
+meets calls :func:`checkpoint` (``_checkpoint``), which raises :class:`ScriptAborted`
+only if the execution running in *this context* (a context variable) is the stopped
+one, and not while a ``ScriptAborted`` (or, in a statement that awaits, the
+``trio.Cancelled`` the stop caused) is being handled, so ``finally:`` blocks and
+``with`` exits run to completion. The flag stays set, so a script that swallows the abort meets it
 again at its next check.
 
 The execution is also its session's stream sink (``_streams``): stdout and stderr go
@@ -40,17 +40,13 @@ execution, or raises ``EOFError`` in a background job with nobody to answer.
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import functools
-import linecache
-import os
-import sys
+import math
 import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from types import CodeType, CoroutineType, FrameType, TracebackType
+from types import CodeType, CoroutineType, TracebackType
 from typing import Any
 
 import trio
@@ -58,7 +54,9 @@ import trio
 from .._errors import ScriptAborted
 from .._model import ExecutionResult, ExecutionStatus
 from . import _instrument
-from ._streams import OutputBuffer, use_sink
+from ._checkpoint import StopFlags, checkpoint, running_as
+from ._streams import OutputBuffer
+from ._traceback import format_error, script_location
 
 __all__ = [
     "Execution",
@@ -66,162 +64,26 @@ __all__ = [
     "ExecutionStatus",
     "InputHandler",
     "checkpoint",
-    "current_execution",
 ]
 
 #: Answers ``input()``: takes the prompt, returns the line (None for end-of-file).
 InputHandler = Callable[[str], Awaitable[str | None]]
 
-# Frames of any spe_host module (the whole package, not just the engine) are internal.
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+def _stopped_before_a_slot(session_id: str) -> str:
+    return (
+        f"spe_host.ScriptAborted: session {session_id!r} was stopped while it waited "
+        "for a free worker slot (max_running); nothing of it ran\n"
+    )
 
 
-_running: contextvars.ContextVar[Execution | None] = contextvars.ContextVar(
-    "spe_host_execution", default=None
-)
-
-
-def current_execution() -> Execution | None:
-    """The execution running in this context, or None outside any execution."""
-    return _running.get()
-
-
-def _aborted_is_being_handled() -> bool:
-    # In a statement that awaits, a stop cancels the statement's cancel scope, so
-    # the abort propagates through the script's finally blocks as trio.Cancelled.
-    # Cleanup code may handle exceptions of its own while the abort propagates
-    # (``finally: try: ... except KeyError: ...``): the abort is then the handled
-    # exception's context, so the whole chain is searched.
-    exc = sys.exc_info()[1]
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, ScriptAborted | trio.Cancelled):
-            return True
-        seen.add(id(exc))
-        exc = exc.__context__
-    return False
-
-
-def checkpoint() -> bool:
-    """The slow path of the abort check (bound as ``__spe_checkpoint__`` in sessions).
-
-    Returns:
-        True, so that it can stand in a comprehension's filter.
-
-    Raises:
-        ScriptAborted: The execution running in this context has been asked to stop
-            and is not already handling the abort.
-    """
-    execution = _running.get()
-    if execution is None or not execution.stop_requested:
-        return True
-    if _aborted_is_being_handled():
-        return True  # let finally blocks, except handlers and __exit__ finish
-    raise ScriptAborted(f"session {execution.session_id!r} was stopped")
-
-
-@contextmanager
-def _running_as(execution: Execution) -> Iterator[None]:
-    token = _running.set(execution)
-    try:
-        with use_sink(execution):
-            yield
-    finally:
-        _running.reset(token)
-
-
-@functools.lru_cache(maxsize=1024)
-def _is_internal(filename: str) -> bool:
-    return os.path.dirname(os.path.abspath(filename)) == _PACKAGE_DIR
-
-
-def _trim(te: traceback.TracebackException, seen: set[int]) -> None:
-    if id(te) in seen:
-        return
-    seen.add(id(te))
-    kept = [frame for frame in te.stack if not _is_internal(frame.filename)]
-    te.stack = traceback.StackSummary.from_list(kept)
-    for linked in (te.__cause__, te.__context__):
-        if linked is not None:
-            _trim(linked, seen)
-
-
-def format_error(exc: BaseException, script_files: set[str]) -> str:
-    """Format ``exc`` with the script's frames and none of spe_host's.
-
-    Frames before the first script frame are the runner's and trio's plumbing; they
-    are cut, and spe_host's own frames (the abort check) are dropped everywhere.
-    """
-    tb: TracebackType | None = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename not in script_files:
-        tb = tb.tb_next
-    if type(exc) is ScriptAborted:
-        return _format_abort(exc, tb, script_files)
-    te = traceback.TracebackException(type(exc), exc, tb, compact=True)
-    _trim(te, set())
-    return "".join(te.format())
-
-
-def _format_abort(exc: ScriptAborted, tb: TracebackType | None, script_files: set[str]) -> str:
-    # An abort is on the stop's critical path and says only where the script was:
-    # one line per script frame, without the caret analysis that a full traceback
-    # spends most of its time on (about a fifth of the stop latency).
-    lines = ["Traceback (most recent call last):\n"]
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        if code.co_filename in script_files:
-            lines.append(f'  File "{code.co_filename}", line {tb.tb_lineno}, in {code.co_name}\n')
-            source = linecache.getline(code.co_filename, tb.tb_lineno).strip()
-            if source:
-                lines.append(f"    {source}\n")
-        tb = tb.tb_next
-    lines.append(f"spe_host.ScriptAborted: {exc}\n")
-    return "".join(lines)
-
-
-class StopFlags:
-    """The fast-path abort flag of a group of namespaces: a host's sessions.
-
-    A function defined in session A and called by session B runs with A's
-    namespace as its globals, so a stop of B must raise the flag in A's namespace
-    too, or B would never meet its abort inside A's function. The flag is therefore
-    up in *every* namespace of the group while *any* execution of the group is
-    stopping; the slow path then checks the execution of the current context, so
-    the others just pass. Used from the trio thread only.
-    """
-
-    def __init__(self) -> None:
-        self._namespaces: dict[int, dict[str, Any]] = {}
-        self._stopping: set[int] = set()
-
-    def add(self, namespace: dict[str, Any]) -> None:
-        """Put a namespace under this flag."""
-        self._namespaces[id(namespace)] = namespace
-        namespace[_instrument.FLAG_NAME] = bool(self._stopping)
-
-    def discard(self, namespace: dict[str, Any]) -> None:
-        """Take a namespace out (its session is gone)."""
-        self._namespaces.pop(id(namespace), None)
-
-    def raise_for(self, execution: Execution) -> None:
-        """An execution is stopping: raise the flag everywhere."""
-        self._stopping.add(id(execution))
-        self._write(True)
-
-    def lower_for(self, execution: Execution) -> None:
-        """An execution is over; the flag falls when no other is stopping."""
-        self._stopping.discard(id(execution))
-        if not self._stopping:
-            self._write(False)
-
-    def _write(self, value: bool) -> None:
-        for namespace in self._namespaces.values():
-            namespace[_instrument.FLAG_NAME] = value
-
-
-# What to_thread.run_sync is given once the execution holds the host's limiter
-# itself (so that a stop can cancel the wait for a slot).
-_NO_LIMIT = trio.CapacityLimiter(1_000_000)
+def _abandoned(session_id: str, where: str | None) -> str:
+    return (
+        f"spe_host.ScriptAborted: session {session_id!r} was stopped, but it did not "
+        f"reach its next statement within the deadline: it was stuck at {where}, most "
+        "likely in a native call. Its worker thread was abandoned; it stops at its next "
+        "statement.\n"
+    )
 
 
 class Execution:
@@ -306,27 +168,7 @@ class Execution:
     @property
     def location(self) -> str | None:
         """``file:line`` of the script statement running now, or None."""
-        frame: FrameType | None = None
-        coroutine = self._coroutine
-        if coroutine is not None:
-            # An awaiting statement: follow the await chain down to the innermost
-            # script coroutine.
-            awaited: Any = coroutine
-            while isinstance(awaited, CoroutineType):
-                inner = awaited.cr_frame
-                if inner is not None and inner.f_code.co_filename in self.script_files:
-                    frame = inner
-                awaited = awaited.cr_await
-        elif self._thread is not None:
-            current: FrameType | None = sys._current_frames().get(self._thread)
-            while current is not None:
-                if current.f_code.co_filename in self.script_files:
-                    frame = current
-                    break
-                current = current.f_back
-        if frame is None:
-            return None
-        return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        return script_location(self._coroutine, self._thread, self.script_files)
 
     async def run(self) -> ExecutionResult:
         """Run to the end and return the result (also stored in ``result``)."""
@@ -343,17 +185,17 @@ class Execution:
                     # to stop and given it its deadline; only abandon() ends this early.
                     with trio.CancelScope(shield=True) as self._thread_scope:
                         outcome = await trio.to_thread.run_sync(
-                            self._run_in_thread, limiter=_NO_LIMIT, abandon_on_cancel=True
+                            self._run_in_thread,
+                            # The slot is held already (or there is no bound): the
+                            # thread itself waits for nothing.
+                            limiter=trio.CapacityLimiter(math.inf),
+                            abandon_on_cancel=True,
                         )
                 finally:
                     if self.limiter is not None:
                         self.limiter.release()
             else:
-                outcome = (
-                    ExecutionStatus.ABORTED,
-                    f"spe_host.ScriptAborted: session {self.session_id!r} was stopped while "
-                    "it waited for a free worker slot (max_running); nothing of it ran\n",
-                )
+                outcome = ExecutionStatus.ABORTED, _stopped_before_a_slot(self.session_id)
         finally:
             self._thread_scope = None
             self._thread = None
@@ -366,12 +208,7 @@ class Execution:
         error: str | None
         if outcome is None:
             status = ExecutionStatus.ABORTED
-            error = (
-                f"spe_host.ScriptAborted: session {self.session_id!r} was stopped, but it "
-                "did not reach its next statement within the deadline: it was stuck at "
-                f"{self._abandoned_at}, most likely in a native call. Its worker thread "
-                "was abandoned; it stops at its next statement.\n"
-            )
+            error = _abandoned(self.session_id, self._abandoned_at)
         else:
             status, error = outcome
         self.result = ExecutionResult(
@@ -390,18 +227,22 @@ class Execution:
         """Wait for a worker slot; False if a stop came first (no slot is held then)."""
         if self.limiter is None:
             return not self.stop_requested
-        with trio.CancelScope() as scope:
-            # Shielded from the caller like the thread itself; request_stop()
-            # cancels this scope directly.
-            scope.shield = True
+        # Shielded from the caller like the thread itself; a stop cancels it.
+        with self._stoppable(shield=True) as scope:
+            await self.limiter.acquire()
+        return not scope.cancelled_caught
+
+    @contextmanager
+    def _stoppable(self, *, shield: bool = False) -> Iterator[trio.CancelScope]:
+        """A cancel scope that :meth:`request_stop` cancels (at once if it came already)."""
+        with trio.CancelScope(shield=shield) as scope:
             self._scope = scope
             if self.stop_requested:
                 scope.cancel()
             try:
-                await self.limiter.acquire()
+                yield scope
             finally:
                 self._scope = None
-        return not scope.cancelled_caught
 
     # -- the worker thread -------------------------------------------------------
 
@@ -417,7 +258,7 @@ class Execution:
 
     def _run_statements(self) -> tuple[ExecutionStatus, str | None]:
         self._thread = threading.get_ident()
-        with _running_as(self):
+        with running_as(self):
             try:
                 if self.stop_requested:
                     checkpoint()
@@ -454,13 +295,10 @@ class Execution:
             self._value = repr(value)
 
     async def _run_async(self, code: CodeType) -> Any:
-        with trio.CancelScope() as scope:
-            self._scope = scope
-            if self.stop_requested:
-                scope.cancel()
+        where: TracebackType | None = None
+        with self._stoppable():
             coroutine = eval(code, self.namespace)
             self._coroutine = coroutine
-            where: TracebackType | None = None
             try:
                 return await coroutine
             except trio.Cancelled as cancelled:
@@ -468,7 +306,6 @@ class Execution:
                 raise
             finally:
                 self._coroutine = None
-                self._scope = None
         raise ScriptAborted(f"session {self.session_id!r} was stopped").with_traceback(where)
 
     # -- the stream sink (any thread) --------------------------------------------
@@ -499,14 +336,8 @@ class Execution:
     async def _ask(self, prompt: str) -> str:
         handler = self.input_handler
         assert handler is not None
-        with trio.CancelScope() as scope:
-            self._scope = scope
-            if self.stop_requested:
-                scope.cancel()
-            try:
-                answer = await handler(prompt)
-            finally:
-                self._scope = None
+        with self._stoppable():
+            answer = await handler(prompt)
             if answer is None:
                 return ""  # end-of-file: input() raises EOFError
             return answer if answer.endswith("\n") else answer + "\n"

@@ -11,7 +11,9 @@ started.
 The operations mirror SPE's ``*-ScriptSession`` cmdlets: ``start``, ``execute``,
 ``sessions``/``session``, ``stop``, ``wait``, ``receive`` and ``remove``. ``stop``
 never waits and never removes; it only asks, and says per session what it did.
-Patterns are ``fnmatch`` wildcards over session ids.
+Patterns are ``fnmatch`` wildcards over session ids. The operations that only look
+(``sessions``, ``wait``, ``watch``, ``follow``, ``complete``) live in the host's base,
+the :class:`~spe_host.engine._registry.Registry`.
 
 A background task expires sessions that have been idle longer than ``idle_timeout``
 (the expiry slides with every use), and a session started without an id, or with
@@ -21,45 +23,45 @@ On exit the host stops every running execution and waits for them, up to
 ``shutdown_timeout``; one stuck in a native call that does not return by then is
 reported (logged, and listed in :attr:`Host.unfinished`) with its session id and
 line, and its worker thread is abandoned (it still aborts at its next statement
-once the call returns). The same happens when the host's block is cancelled from
-outside: executions wait for the host's exit to stop them, they are not abandoned
-by the cancellation itself. A closed host refuses new work.
+once the call returns); ``_lifetime`` does this, and the idle expiry. The same
+happens when the host's block is cancelled from outside: executions wait for the
+host's exit to stop them, they are not abandoned by the cancellation itself. A
+closed host refuses new work.
 
-The host knows nothing of sockets: the server (``_server.py``) takes a host as an
-argument, so the layers stay one-way.
+The host knows nothing of sockets: the server takes a host as an argument, so the
+layers stay one-way.
 """
 
 from __future__ import annotations
 
-import itertools
-import logging
-import math
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from fnmatch import fnmatchcase
 from typing import Any
 
 import trio
 
-from .._errors import NoResult, SessionBusy, SessionNotFound, SpeError
-from .._model import ExecutionResult, SessionState, StopOutcome, check_session_id, is_pattern
+from .._errors import NoResult, SessionBusy, SpeError
+from .._model import ExecutionResult, StopOutcome
 from . import _instrument, _streams
-from ._execution import InputHandler, StopFlags
+from ._execution import Execution, InputHandler
+from ._lifetime import expire_idle, shutdown, stop_and_wait
+from ._registry import Registry
 from ._session import ScriptSession
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "Host", "NoResult", "open_host"]
-
-logger = logging.getLogger("spe_host")
 
 DEFAULT_IDLE_TIMEOUT = 30 * 60.0
 _RESERVED_ARGS = frozenset({"spe", "__builtins__", *_instrument.RESERVED_NAMES})
 
 
-class Host:
+class Host(Registry):
     """The registry of script sessions, and the operations on them.
 
-    Use :func:`open_host` to make one; it owns the nursery executions run in.
+    Use :func:`open_host` to make one; it owns the nursery executions run in. The
+    operations that only look at sessions (``sessions``, ``session``, ``wait``,
+    ``watch``, ``follow``, ``complete``) come from its base,
+    :class:`~spe_host.engine._registry.Registry`.
 
     Attributes:
         name: The host's name (used by the server for its socket and files).
@@ -82,55 +84,14 @@ class Host:
         output_limit: int = _streams.DEFAULT_OUTPUT_LIMIT,
         shutdown_timeout: float = 5.0,
     ) -> None:
+        super().__init__(namespace=namespace, output_limit=output_limit)
         self.name = name
         self.shutdown_timeout = shutdown_timeout
         self.idle_timeout = idle_timeout
         self.limiter = trio.CapacityLimiter(max_running)
-        self.output_limit = output_limit
         self.unfinished: list[tuple[str, str | None]] = []
         self._nursery = nursery
-        self._namespace = dict(namespace or {})
-        self._sessions: dict[str, ScriptSession] = {}
-        self._fresh_ids = itertools.count(1)
-        self._changed = trio.Event()
         self._closed = False
-        self._flags = StopFlags()
-        self._script_files: set[str] = set()
-
-    # -- Get ------------------------------------------------------------------
-
-    def sessions(
-        self, *patterns: str, state: SessionState | str | None = None
-    ) -> list[ScriptSession]:
-        """The sessions whose ids match any of ``patterns`` (all when none is given).
-
-        Args:
-            *patterns: Ids or ``fnmatch`` wildcards such as ``"etl-*"``.
-            state: Only sessions in this state.
-
-        Returns:
-            The matching sessions, oldest first.
-        """
-        wanted = None if state is None else SessionState(state)
-        return [
-            session
-            for session in self._sessions.values()
-            if (not patterns or any(fnmatchcase(session.id, p) for p in patterns))
-            and (wanted is None or session.state is wanted)
-        ]
-
-    def session(self, id: str) -> ScriptSession:
-        """The session with this exact id.
-
-        Raises:
-            SessionNotFound: There is none.
-        """
-        try:
-            return self._sessions[id]
-        except KeyError:
-            raise SessionNotFound(
-                f"no session has the id {id!r}; list the sessions to see which exist"
-            ) from None
 
     # -- Start / Execute --------------------------------------------------------
 
@@ -168,18 +129,7 @@ class Host:
         self._check_open()
         source, filename = _source_of(code, path)
         if args is not None:
-            bad = [key for key in args if not str(key).isidentifier()]
-            if bad:
-                raise ValueError(
-                    f"args must be valid Python names; {', '.join(map(repr, bad))} "
-                    "cannot be bound as variables"
-                )
-            taken = sorted(set(args) & _RESERVED_ARGS)
-            if taken:
-                raise ValueError(
-                    f"{', '.join(map(repr, taken))} cannot be passed as args: the host "
-                    "binds those names in every session; rename the argument"
-                )
+            _check_args(args)
         session = self._get_or_create(id, autodispose=id is None)
         if session.is_active():
             raise session._busy_error("start another job in it")
@@ -243,13 +193,13 @@ class Host:
         assert execution.result is not None
         return execution.result
 
-    async def _run(self, session: ScriptSession, execution: Any) -> None:
+    async def _run(self, session: ScriptSession, execution: Execution) -> None:
         try:
             await session._run(execution)
         finally:
             self._notify()
 
-    # -- Stop / Wait / Receive / Remove -----------------------------------------
+    # -- Stop / Receive / Remove ------------------------------------------------
 
     def stop(self, *ids_or_patterns: str) -> dict[str, StopOutcome]:
         """Ask sessions to stop at their next statement; never waits, never removes.
@@ -273,33 +223,6 @@ class Host:
         if any(o is StopOutcome.REQUESTED for o in outcomes.values()):
             self._notify()
         return outcomes
-
-    async def wait(
-        self, *ids: str, timeout: float | None = None, any: bool = False
-    ) -> list[ScriptSession]:
-        """Wait for sessions to finish running.
-
-        Args:
-            *ids: Session ids or wildcards (none: every session).
-            timeout: Give up after this many seconds and return what finished; no
-                error is raised.
-            any: Return as soon as one of them has finished.
-
-        Returns:
-            The sessions (of those named) that are not RUNNING or STOPPING.
-
-        Raises:
-            SessionNotFound: An id (not a wildcard) names no session.
-        """
-        targets = self._resolve(ids) if ids else list(self._sessions.values())
-        deadline = math.inf if timeout is None else trio.current_time() + max(0.0, timeout)
-        with trio.move_on_at(deadline):
-            while True:
-                finished = [s for s in targets if not s.is_active()]
-                if len(finished) == len(targets) or (any and finished):
-                    return finished
-                await self._changed.wait()
-        return [s for s in targets if not s.is_active()]
 
     def receive(self, id: str, *, keep: bool = False) -> ExecutionResult:
         """The output, value, status and error of the session's last execution.
@@ -356,7 +279,7 @@ class Host:
                 else f"sessions {names} are running; stop them first or pass force=True"
             )
         if active:
-            await self._stop_and_wait(active, self.shutdown_timeout)
+            await stop_and_wait(self, active, self.shutdown_timeout)
         for session in targets:
             self._drop(session)
 
@@ -366,115 +289,20 @@ class Host:
         if self._closed:
             raise SpeError(f"host {self.name!r} is closed and takes no new work; open a new host")
 
-    def _get_or_create(self, id: str | None, *, autodispose: bool) -> ScriptSession:
-        if id is None:
-            id = f"job-{next(self._fresh_ids)}"
-            while id in self._sessions:
-                id = f"job-{next(self._fresh_ids)}"
-        elif id in self._sessions:
-            return self._sessions[id]
-        else:
-            check_session_id(id)
-        session = ScriptSession(
-            id,
-            namespace=self._namespace,
-            autodispose=autodispose,
-            output_limit=self.output_limit,
-            flags=self._flags,
-            script_files=self._script_files,
+
+def _check_args(args: dict[str, Any]) -> None:
+    bad = [key for key in args if not str(key).isidentifier()]
+    if bad:
+        raise ValueError(
+            f"args must be valid Python names; {', '.join(map(repr, bad))} "
+            "cannot be bound as variables"
         )
-        self._sessions[id] = session
-        return session
-
-    def _match(self, target: str) -> list[ScriptSession]:
-        if is_pattern(target):
-            return self.sessions(target)
-        session = self._sessions.get(target)
-        return [] if session is None else [session]
-
-    def _resolve(self, ids: Iterable[str]) -> list[ScriptSession]:
-        found: dict[str, ScriptSession] = {}
-        for target in ids:
-            matched = self._match(target)
-            if not matched and not is_pattern(target):
-                self.session(target)  # raises SessionNotFound with its sentence
-            found.update((s.id, s) for s in matched)
-        return list(found.values())
-
-    def _drop(self, session: ScriptSession) -> None:
-        if self._sessions.get(session.id) is session:
-            del self._sessions[session.id]
-        session._close()
-        self._notify()
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
-
-    async def _expire_idle(self) -> None:
-        while True:
-            if self.idle_timeout is None:
-                await trio.sleep_forever()
-            timeout = self.idle_timeout
-            now = trio.current_time()
-            next_check = math.inf
-            for session in list(self._sessions.values()):
-                if session.is_active():
-                    continue
-                if session.held:
-                    # A hold ends with a touch, so its expiry is at least a full
-                    # timeout away from now: look again then.
-                    next_check = min(next_check, now + timeout)
-                    continue
-                expires = session.idle_since() + timeout
-                if expires <= now:
-                    logger.info("session %r expired after %.0f s idle", session.id, timeout)
-                    self._drop(session)
-                else:
-                    next_check = min(next_check, expires)
-            with trio.move_on_at(next_check):
-                # A new session or a finished run may bring an earlier expiry.
-                await self._changed.wait()
-
-    async def _shutdown(self, deadline: float) -> None:
-        # No new work from here on: an execution started now would outlive the host.
-        self._closed = True
-        running = [s for s in self._sessions.values() if s.is_active()]
-        for session, where in await self._stop_and_wait(running, deadline):
-            self.unfinished.append((session.id, where))
-
-    async def _stop_and_wait(
-        self, sessions: list[ScriptSession], deadline: float
-    ) -> list[tuple[ScriptSession, str | None]]:
-        """Stop ``sessions``, wait up to ``deadline`` s; abandon and return the stuck."""
-        if not sessions:
-            return []
-        self.stop(*(s.id for s in sessions))
-        with trio.move_on_after(deadline):
-            await self.wait(*(s.id for s in sessions))
-        stuck: list[tuple[ScriptSession, str | None]] = []
-        for session in sessions:
-            if not session.is_active():
-                continue
-            where = session.location
-            stuck.append((session, where))
-            logger.warning(
-                "session %r did not stop within %.1f s; it is stuck at %s, most "
-                "likely in a native call that cannot be interrupted; its worker "
-                "thread is abandoned",
-                session.id,
-                deadline,
-                where or "an unknown line",
-            )
-            # Its task records an ABORTED result and ends; the thread runs on until
-            # its native call returns, then aborts at its next check.
-            session._abandon()
-        if stuck:
-            # Let the abandoned executions' tasks record their results (at once:
-            # abandoning ends their wait for the thread).
-            with trio.move_on_after(deadline):
-                await self.wait(*(s.id for s, _ in stuck))
-        return stuck
+    taken = sorted(set(args) & _RESERVED_ARGS)
+    if taken:
+        raise ValueError(
+            f"{', '.join(map(repr, taken))} cannot be passed as args: the host "
+            "binds those names in every session; rename the argument"
+        )
 
 
 def _source_of(code: str | None, path: str | os.PathLike[str] | None) -> tuple[str, str | None]:
@@ -532,12 +360,12 @@ async def open_host(
                 output_limit=output_limit,
                 shutdown_timeout=shutdown_timeout,
             )
-            nursery.start_soon(host._expire_idle, name="spe idle expiry")
+            nursery.start_soon(expire_idle, host, name="spe idle expiry")
             try:
                 yield host
             finally:
                 with trio.CancelScope(shield=True):
-                    await host._shutdown(shutdown_timeout)
+                    await shutdown(host, shutdown_timeout)
                 nursery.cancel_scope.cancel()
     finally:
         _streams.uninstall()

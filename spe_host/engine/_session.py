@@ -10,14 +10,20 @@ asking for another while it runs raises :class:`SessionBusy`.
 Every change of state happens in the trio thread, so the state needs no lock. The
 worker thread touches only the execution (its flag, its output, the progress the
 script reports through the ``spe`` handle).
+
+Changes are announced, never polled for. A change of state or progress fires the
+session's :class:`~spe_host.engine._streams.Signal`, which reaches the trio thread
+once per batch however many threads fire it; there it wakes ``wait_changed``, tells
+the host's watchers (the ``on_change`` callback), and, like every batch of output,
+wakes the session's followers.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import trio
@@ -32,13 +38,9 @@ from .._model import (
     StopOutcome,
 )
 from . import _instrument
-from ._execution import (
-    Execution,
-    InputHandler,
-    StopFlags,
-    checkpoint,
-    current_execution,
-)
+from ._checkpoint import StopFlags, checkpoint
+from ._events import Broadcast
+from ._execution import Execution, InputHandler
 from ._streams import OutputBuffer, Signal
 
 __all__ = ["ScriptSession", "SpeHandle"]
@@ -98,7 +100,8 @@ class ScriptSession:
         name: An optional job name.
         namespace: The live namespace scripts run in.
         created_at: When the session was made (UTC).
-        last_accessed: When it was last used (UTC); idle expiry slides from here.
+        last_accessed: When it was last used (UTC); idle expiry slides from here. It
+            is read on the trio clock that expiry uses, from ``created_at`` on.
         autodispose: Remove the session once its result has been received.
         progress: The last progress the script reported.
         last: The result of the last execution, until it is received.
@@ -115,15 +118,20 @@ class ScriptSession:
         output_limit: int,
         flags: StopFlags | None = None,
         script_files: set[str] | None = None,
+        on_change: Callable[[ScriptSession], None] | None = None,
     ) -> None:
         self.id = session_id
         self.name = name
         self.autodispose = autodispose
         self.created_at = datetime.now(UTC)
-        self.last_accessed = self.created_at
+        # The one record of use is on the trio clock (idle expiry's, which tests can
+        # mock); last_accessed is read from it.
+        self._created_clock = self._touched_at = trio.current_time()
         self.progress = Progress()
         self.last: ExecutionResult | None = None
-        self.output = OutputBuffer(output_limit)
+        # Followers wait for output or a change, whichever comes first.
+        self._activity = Broadcast()
+        self.output = OutputBuffer(output_limit, on_wake=self._activity.fire)
         self.namespace: dict[str, Any] = {
             "__name__": "__main__",
             "__builtins__": builtins,
@@ -144,8 +152,8 @@ class ScriptSession:
         # Shared by the host's sessions: a traceback or location that passes through
         # a function another session defined still shows that function's lines.
         self._script_files: set[str] = set() if script_files is None else script_files
-        self._changed = Signal()
-        self._touched_at = trio.current_time()
+        self._on_change = on_change
+        self._changed = Signal(self._announce)
 
     def __repr__(self) -> str:
         return f"<ScriptSession {self.id!r} {self._state.value}>"
@@ -187,9 +195,13 @@ class ScriptSession:
             self._holds -= 1
             self.touch()
 
+    @property
+    def last_accessed(self) -> datetime:
+        """When the session was last used (UTC); idle expiry slides from here."""
+        return self.created_at + timedelta(seconds=self._touched_at - self._created_clock)
+
     def touch(self) -> None:
         """Mark the session used now; idle expiry slides from here."""
-        self.last_accessed = datetime.now(UTC)
         self._touched_at = trio.current_time()
 
     def idle_since(self) -> float:
@@ -236,20 +248,24 @@ class ScriptSession:
         )
         self._execution = execution
         self.progress = Progress()
-        self._set_state(SessionState.RUNNING)
         self.touch()
+        self._set_state(SessionState.RUNNING)
         return execution
 
     async def _run(self, execution: Execution) -> ExecutionResult:
+        result: ExecutionResult | None = None
         try:
             result = await execution.run()
         finally:
             self._execution = None
+            # The result first: whoever the change of state wakes sees it.
+            if result is not None:
+                self.last = result
+                self._last_status = result.status
+            self.touch()
             if self._state is not SessionState.CLOSED:
                 self._set_state(SessionState.IDLE)
-            self.touch()
-        self.last = result
-        self._last_status = result.status
+        assert result is not None  # run() returns a result or raises
         return result
 
     def _request_stop(self) -> StopOutcome:
@@ -285,6 +301,12 @@ class ScriptSession:
         self._state = state
         self._changed.fire()
 
+    def _announce(self) -> None:
+        # In the trio thread, once per batch of changes (the Signal's wake-up).
+        self._activity.fire()
+        if self._on_change is not None:
+            self._on_change(self)
+
     def is_active(self) -> bool:
         """True while RUNNING or STOPPING."""
         return self._state in (SessionState.RUNNING, SessionState.STOPPING)
@@ -310,9 +332,3 @@ class ScriptSession:
             autodispose=self.autodispose,
             output_offset=self.output.end_offset,
         )
-
-    @staticmethod
-    def current() -> str | None:
-        """The id of the session whose execution runs in this context, if any."""
-        execution = current_execution()
-        return None if execution is None else execution.session_id

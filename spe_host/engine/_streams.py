@@ -30,12 +30,15 @@ import contextvars
 import io
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 import trio
+
+from .._model import dropped_marker
+from ._events import Broadcast
 
 __all__ = [
     "DEFAULT_OUTPUT_LIMIT",
@@ -43,7 +46,6 @@ __all__ = [
     "OutputSlice",
     "Signal",
     "Sink",
-    "current_sink",
     "dropped_marker",
     "install",
     "uninstall",
@@ -51,11 +53,6 @@ __all__ = [
 ]
 
 DEFAULT_OUTPUT_LIMIT = 16 * 1024 * 1024
-
-
-def dropped_marker(count: int) -> str:
-    """The line that stands in for ``count`` bytes of output dropped at the bound."""
-    return f"[... {count} bytes dropped]\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +78,19 @@ class Signal:
     Create it in the trio thread. :meth:`fire` from another thread posts one wake-up
     to the trio thread, however many fires come before it runs, so a script writing
     in a tight loop costs the event loop one callback per batch, not one per write.
+
+    Args:
+        on_wake: Called in the trio thread at every wake-up, before the waiters are
+            woken; it must not raise (from another thread's fire it runs as a trio
+            callback, where an exception would end the whole run).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_wake: Callable[[], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._token = trio.lowlevel.current_trio_token()
         self._trio_thread = threading.get_ident()
-        self._event = trio.Event()
+        self._broadcast = Broadcast()
+        self._on_wake = on_wake
         self._pending = False
 
     def fire(self) -> None:
@@ -105,13 +108,14 @@ class Signal:
 
     async def wait(self) -> None:
         """Wait for the next :meth:`fire` (check your condition first)."""
-        await self._event.wait()
+        await self._broadcast.wait()
 
     def _wake(self) -> None:
         with self._lock:
             self._pending = False
-        self._event.set()
-        self._event = trio.Event()
+        if self._on_wake is not None:
+            self._on_wake()
+        self._broadcast.fire()
 
 
 class OutputBuffer:
@@ -122,16 +126,20 @@ class OutputBuffer:
 
     Args:
         limit: The most bytes kept; older bytes are dropped beyond it.
+        on_wake: Called in the trio thread once per batch of writes (see
+            :class:`Signal`).
     """
 
-    def __init__(self, limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
+    def __init__(
+        self, limit: int = DEFAULT_OUTPUT_LIMIT, *, on_wake: Callable[[], None] | None = None
+    ) -> None:
         if limit < 1:
             raise ValueError("the output limit must be at least one byte")
         self.limit = limit
         self._data = bytearray()
         self._start = 0
         self._lock = threading.Lock()
-        self._signal = Signal()
+        self._signal = Signal(on_wake)
 
     @property
     def start_offset(self) -> int:
@@ -171,6 +179,23 @@ class OutputBuffer:
         Raises:
             ValueError: ``from_offset`` is negative or beyond the end.
         """
+        begin, raw = self.read_bytes(from_offset)
+        return OutputSlice(
+            offset=begin,
+            text=raw.decode("utf-8", "replace"),
+            dropped=begin - from_offset,
+            end=begin + len(raw),
+        )
+
+    def read_bytes(self, from_offset: int = 0) -> tuple[int, bytes]:
+        """The bytes held from ``from_offset`` on, copied once, and the offset of the first.
+
+        The first byte's offset is past ``from_offset`` by the bytes the buffer no
+        longer holds; the bytes end at the end of the stream.
+
+        Raises:
+            ValueError: ``from_offset`` is negative or beyond the end.
+        """
         with self._lock:
             end = self._start + len(self._data)
             if from_offset < 0 or from_offset > end:
@@ -178,13 +203,10 @@ class OutputBuffer:
                     f"offset {from_offset} is outside the output stream, which ends at {end}"
                 )
             begin = max(from_offset, self._start)
-            raw = bytes(self._data[begin - self._start :])
-        return OutputSlice(
-            offset=begin,
-            text=raw.decode("utf-8", "replace"),
-            dropped=begin - from_offset,
-            end=end,
-        )
+            # Through a view, so the held bytes are copied once, not sliced and copied.
+            with memoryview(self._data) as view:
+                raw = bytes(view[begin - self._start :])
+        return begin, raw
 
     def text_since(self, from_offset: int) -> str:
         """The text from ``from_offset`` on, led by a marker if some was dropped."""
@@ -212,11 +234,6 @@ class Sink(Protocol):
 _current: contextvars.ContextVar[Sink | None] = contextvars.ContextVar(
     "spe_host_sink", default=None
 )
-
-
-def current_sink() -> Sink | None:
-    """The sink of the execution running in this context, if any."""
-    return _current.get()
 
 
 @contextmanager

@@ -1,5 +1,15 @@
-"""The prompt_toolkit REPL that ``spe-host attach`` runs."""
+"""The prompt_toolkit REPL that ``spe-host attach`` runs.
 
-from ._repl import Repl, run_piped
+The modules split the REPL as ptpython splits its own: ``_repl`` (the loop),
+``_commands`` (``%`` commands), ``_completer``, ``_keys`` (Enter and indentation),
+``_screen`` (output above the prompt), ``_prompt`` (the prompts and their thread),
+``_style``, ``_history`` (history files and replay marks), ``_follow`` (output
+streaming), ``_interrupt`` (Ctrl-C), ``_piped`` (stdin not a terminal) and ``_client``
+(what the REPL needs from a client).
+"""
 
-__all__ = ["Repl", "run_piped"]
+from ._client import ReplClient
+from ._piped import run_piped
+from ._repl import Repl
+
+__all__ = ["Repl", "ReplClient", "run_piped"]

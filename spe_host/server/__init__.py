@@ -1,5 +1,13 @@
-"""The socket server: ``serve`` / ``serve_unix`` / ``serve_tcp`` put a Host on the wire."""
+"""The socket server: ``serve`` / ``serve_unix`` / ``serve_tcp`` put a Host on the wire.
 
-from ._server import HANDSHAKE_TIMEOUT, Listening, serve, serve_tcp, serve_unix
+Modules: ``_serve`` (the entry points), ``_core`` (what one ``serve_*`` call shares,
+accepting and shutdown), ``_admit`` (who a connection is), ``_connection`` (one
+connection: handshake, read loop, dispatch), ``_requests`` (one handler per request,
+each onto :class:`spe_host.service.Service`), ``_housekeeping`` (socket and
+connection files on disk). It reaches the engine only through the service.
+"""
 
-__all__ = ["HANDSHAKE_TIMEOUT", "Listening", "serve", "serve_tcp", "serve_unix"]
+from ._core import HANDSHAKE_TIMEOUT
+from ._serve import Listening, serve, serve_stream, serve_tcp, serve_unix
+
+__all__ = ["HANDSHAKE_TIMEOUT", "Listening", "serve", "serve_stream", "serve_tcp", "serve_unix"]

@@ -10,24 +10,25 @@ from support.cli import info
 
 from spe_host._errors import (
     AuthenticationError,
+    ConnectError,
+    ConnectionLost,
+    HandshakeTimeout,
     PermissionDenied,
     RemoteProtocolError,
     SessionBusy,
     SessionNotFound,
     SpeError,
 )
-from spe_host.cli._cli import (
+from spe_host.cli._exits import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
-    _exit_code,
-    _Unreachable,
-    _Usage,
-    build_parser,
-    main,
-    session_json,
+    UsageError,
 )
+from spe_host.cli._main import exit_code, main
+from spe_host.cli._output import session_json
+from spe_host.cli._parser import build_parser
 
 VERBS = ["serve", "attach", "start", "ls", "receive", "wait", "stop", "rm"]
 
@@ -132,23 +133,47 @@ def test_no_host_exits_3(
         (SpeError("internal"), EXIT_FAILED),
         (AuthenticationError("the token is not valid"), EXIT_UNREACHABLE),
         (PermissionDenied("needs the admin role"), EXIT_UNREACHABLE),
-        (_Unreachable("refused"), EXIT_UNREACHABLE),
+        (ConnectError("refused"), EXIT_UNREACHABLE),
         (trio.BrokenResourceError(), EXIT_UNREACHABLE),
-        (_Usage("wrong"), EXIT_USAGE),
+        (UsageError("wrong"), EXIT_USAGE),
         (KeyboardInterrupt(), EXIT_INTERRUPTED),
         # trio nurseries wrap errors in groups of one.
         (ExceptionGroup("g", [ExceptionGroup("h", [SessionBusy("busy")])]), EXIT_FAILED),
     ],
 )
 def test_exit_codes(error: BaseException, code: int, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _exit_code(error) == code
+    assert exit_code(error) == code
     if code != EXIT_INTERRUPTED:
         assert capsys.readouterr().err.startswith("spe-host: ")
 
 
+@pytest.mark.parametrize(
+    ("error", "code", "sentence"),
+    [
+        (ConnectError("no host named 'x'"), 3, "cannot connect to the host: no host named 'x'"),
+        (HandshakeTimeout("no welcome"), 3, "cannot connect to the host: no welcome"),
+        (ConnectionLost("the host hung up"), 3, "lost the connection: the host hung up"),
+        (AuthenticationError("bad token"), 3, "cannot connect to the host: bad token"),
+        (PermissionDenied("needs the admin role"), 3, "needs the admin role"),
+        (RemoteProtocolError("bad"), 1, "the host rejected the request: bad"),
+        (SpeError("cannot listen on tcp://0.0.0.0:1"), 1, "cannot listen on tcp://0.0.0.0:1"),
+        (trio.BrokenResourceError(), 3, "lost the connection to the host: BrokenResourceError"),
+        (UsageError("--tls-key needs --tls-cert"), 2, "--tls-key needs --tls-cert"),
+        (ValueError("give exactly one"), 2, "give exactly one"),
+    ],
+)
+def test_exit_codes_come_from_the_class_with_one_sentence(
+    error: BaseException, code: int, sentence: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The class decides, never the message: a lost connection whose sentence starts
+    # like any other is still exit 3.
+    assert exit_code(BaseExceptionGroup("g", [BaseExceptionGroup("h", [error])])) == code
+    assert capsys.readouterr().err == f"spe-host: {sentence}\n"
+
+
 def test_unexpected_errors_are_not_hidden() -> None:
     with pytest.raises(ZeroDivisionError):
-        _exit_code(ZeroDivisionError())
+        exit_code(ZeroDivisionError())
 
 
 def test_session_json_has_the_documented_keys() -> None:

@@ -25,16 +25,13 @@ from spe_host._errors import (
     SessionNotFound,
     SpeError,
 )
-from spe_host._model import ExecutionResult
-from spe_host.client import _client
-from spe_host.client._client import connect
+from spe_host._model import ExecutionResult, OutputChunk, ProgressReport
+from spe_host.client import _connect, connect
 from spe_host.wire import (
     PROTOCOL_VERSION,
     Connection,
     Hello,
     Message,
-    Output,
-    Progress,
     Welcome,
 )
 
@@ -128,7 +125,7 @@ async def test_progress_reaches_execute_and_subscribers(gate: threading.Event) -
             srv.connect() as client,
             srv.connect() as watcher,
         ):
-            reports: list[Progress] = []
+            reports: list[ProgressReport] = []
             info = await client.execute(
                 "job",
                 "spe.progress(50, 'half')\nspe.progress(100, 'done')",
@@ -142,7 +139,7 @@ async def test_progress_reaches_execute_and_subscribers(gate: threading.Event) -
             await wait_state(srv.host, "job", "running")
             async with watcher.subscribe("job") as events:
                 async for event in events:
-                    if isinstance(event, Progress) and event.percent == 10.0:
+                    if isinstance(event, ProgressReport) and event.percent == 10.0:
                         break
             [job] = await watcher.sessions("job")
             assert (job.progress_percent, job.progress_message) == (10.0, "starting")
@@ -163,10 +160,10 @@ async def test_subscribe_replays_reports_drops_and_streams_live() -> None:
             await client.execute("s", "print('x' * 3000)")
             end = srv.host.session("s").output.end_offset
             assert end == 3001
-            events: list[Output] = []
+            events: list[OutputChunk] = []
             async with client.subscribe("s") as stream:
                 async for event in stream:
-                    assert isinstance(event, Output)
+                    assert isinstance(event, OutputChunk)
                     events.append(event)
                     if stream.offset == end:
                         break
@@ -178,7 +175,7 @@ async def test_subscribe_replays_reports_drops_and_streams_live() -> None:
                 await other.execute("s", "print('live')")
                 live = ""
                 async for event in stream:
-                    assert isinstance(event, Output)
+                    assert isinstance(event, OutputChunk)
                     assert (event.offset, event.dropped) == (end + len(live), 0)
                     live += event.text
                     if live.endswith("\n"):
@@ -192,7 +189,7 @@ async def test_subscribe_replays_reports_drops_and_streams_live() -> None:
                 await other.execute("s", "spe.progress(1)\nprint('tail')")
                 tail = ""
                 async for event in stream:
-                    if isinstance(event, Output):
+                    if isinstance(event, OutputChunk):
                         tail += event.text
                         if tail.endswith("\n"):
                             break
@@ -319,7 +316,7 @@ async def test_a_large_output_is_chunked_and_the_done_trimmed_to_fit_a_frame() -
             served("unix", max_frame=16384) as srv,
             srv.connect(max_frame=16384) as client,
         ):
-            shown: list[Output] = []
+            shown: list[OutputChunk] = []
             info = await client.execute("big", "print('y' * 100000)", on_output=shown.append)
             assert "".join(event.text for event in shown) == "y" * 100000 + "\n"
             assert len(shown) > 1
@@ -510,7 +507,7 @@ async def test_a_request_that_meets_a_closed_connection_first_fails_with_the_sam
         assert proto.next_event() == welcome
         return _HungUpStream(), proto, welcome
 
-    monkeypatch.setattr(_client, "_open", fake_open)
+    monkeypatch.setattr(_connect, "_open", fake_open)
     with trio.fail_after(10):
         async with connect("unix:/nonexistent/fake.sock") as client:
             with pytest.raises(SpeError, match=r"^the host at unix:\S+ closed the connection"):

@@ -25,9 +25,8 @@ from support.server import (
 )
 
 import spe_host
-from spe_host._model import ExecutionResult
+from spe_host._model import ExecutionResult, OutputChunk
 from spe_host.server import serve_tcp, serve_unix
-from spe_host.wire import Output
 
 pytestmark = pytest.mark.usefixtures("runtime")
 
@@ -103,10 +102,10 @@ async def test_after_a_disconnect_the_run_goes_on_and_nothing_is_lost(
 ) -> None:
     with trio.fail_after(20):
         async with served(transport, host_options={"namespace": {"gate": gate}}) as srv:
-            seen: list[Output] = []
+            seen: list[OutputChunk] = []
             first_output = trio.Event()
 
-            def on_output(event: Output) -> None:
+            def on_output(event: OutputChunk) -> None:
                 seen.append(event)
                 # print() writes the text and the newline separately: wait for both.
                 if "".join(e.text for e in seen) == "before\n":
@@ -131,10 +130,10 @@ async def test_after_a_disconnect_the_run_goes_on_and_nothing_is_lost(
             end = session.output.end_offset
 
             async with srv.connect() as client2:
-                received: list[Output] = []
+                received: list[OutputChunk] = []
                 async with client2.subscribe("job", from_offset=last_seen) as events:
                     async for event in events:
-                        if isinstance(event, Output):
+                        if isinstance(event, OutputChunk):
                             received.append(event)
                         if events.offset >= end:
                             break
@@ -219,7 +218,11 @@ async def _serve_until_cancelled(
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_graceful_shutdown_stops_sessions_and_reports_done(transport: str) -> None:
+async def test_graceful_shutdown_reports_done_for_the_runs_its_owner_stopped(
+    transport: str,
+) -> None:
+    # A listener never stops sessions; the host's owner does, then cancels the listener
+    # (what `spe-host serve` does on SIGTERM), and every attached run reports its end.
     with trio.fail_after(20):
         async with (
             spe_host.open_host(idle_timeout=None, shutdown_timeout=2.0) as host,
@@ -245,6 +248,7 @@ async def test_graceful_shutdown_stops_sessions_and_reports_done(transport: str)
                 await wait_state(host, "A", "running")
 
                 began = trio.current_time()
+                host.stop("*")
                 scope.cancel()
                 await exited.wait()
                 # The stop landed and `done` was written: no need to wait the deadline out.
@@ -252,7 +256,7 @@ async def test_graceful_shutdown_stops_sessions_and_reports_done(transport: str)
 
                 await wait_until(lambda: "A" in outcome)  # `done` arrived before the close
                 assert outcome["A"].status == "aborted"
-                # Stopped too; the server does not wait for it (no client does).
+                # Stopped by its owner too; the server does not wait for it (no client does).
                 background = host.session("background")
                 assert background.state in ("stopping", "idle")
                 await host.wait("background")
@@ -301,6 +305,7 @@ async def test_shutdown_keeps_its_deadline_when_a_native_call_does_not_return(
                     # check before it would end the run with a `done` instead.
                     await native_call.wait_entered()
                     began = trio.current_time()
+                    host.stop("stuck")  # the owner stops it, as `spe-host serve` does
                     scope.cancel()
                     # The call never returns while the gate is shut, so serve_* exits
                     # only by keeping its deadline; it waits that long first, in case

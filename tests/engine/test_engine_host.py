@@ -6,6 +6,7 @@ import logging
 import math
 import threading
 import time
+from datetime import UTC
 
 import pytest
 import trio
@@ -256,6 +257,25 @@ async def test_idle_sessions_expire_and_use_pushes_expiry_back(
             assert session.state is SessionState.CLOSED
             with pytest.raises(SessionNotFound):
                 host.session("s")
+
+
+async def test_last_accessed_is_read_on_the_clock_that_expiry_uses(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    with trio.fail_after(1000):
+        async with spe_host.open_host(idle_timeout=None) as host:
+            await run_in_real_time(autojump_clock, host, "x = 1")
+            session = host.session("s")
+            used = session.last_accessed
+            assert used.tzinfo is UTC
+            assert used >= session.created_at
+            await trio.sleep(40)
+            assert session.last_accessed == used  # nothing used it
+            host.receive("s", keep=True)  # a use
+            assert session.idle_since() == trio.current_time()
+            # 40 s of the mock clock (and the moment of real time the run's end took).
+            assert (session.last_accessed - used).total_seconds() == pytest.approx(40, abs=0.5)
+            assert session.info().last_accessed == session.last_accessed.timestamp()
 
 
 async def test_a_running_session_does_not_expire(autojump_clock: trio.testing.MockClock) -> None:

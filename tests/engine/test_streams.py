@@ -239,9 +239,9 @@ def test_writes_inside_a_sink_go_to_it_and_others_pass_through(
             print("to stderr", file=sys.stderr)
             sys.stdout.writelines(["a", "b\n"])
             sys.stdout.flush()
-            assert _streams.current_sink() is sink
+            assert _streams._current.get() is sink
         print("after")
-        assert _streams.current_sink() is None
+        assert _streams._current.get() is None
     assert sink.text == "inside\nto stderr\nab\n"
     assert out.getvalue() == "before\nafter\n"
     assert err.getvalue() == ""
@@ -251,7 +251,7 @@ def test_a_sink_is_reset_when_its_block_raises() -> None:
     sink = ListSink()
     with pytest.raises(RuntimeError), use_sink(sink):
         raise RuntimeError
-    assert _streams.current_sink() is None
+    assert _streams._current.get() is None
 
 
 def test_another_thread_writing_at_the_same_moment_is_unaffected(

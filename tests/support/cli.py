@@ -28,8 +28,7 @@ from typing import Any
 import trio
 
 from spe_host._errors import SessionNotFound
-from spe_host._model import Completion, ExecutionResult, SessionInfo
-from spe_host.wire import Output, Progress
+from spe_host._model import Completion, ExecutionResult, OutputChunk, ProgressReport, SessionInfo
 
 # ---------------------------------------------------------------------------------------
 # A fake client
@@ -40,7 +39,7 @@ class Hooks:
     """What a scripted statement can use: the REPL's callbacks."""
 
     session: str
-    on_output: Callable[[Output], object] | None
+    on_output: Callable[[OutputChunk], object] | None
     on_input: Callable[[str], Awaitable[str | None]] | None
     client: FakeClient
 
@@ -100,14 +99,16 @@ class FakeClient:
         self.changed.set()
         self.changed = trio.Event()
 
-    def emit(self, session: str, text: str, on_output: Callable[[Output], object] | None) -> None:
+    def emit(
+        self, session: str, text: str, on_output: Callable[[OutputChunk], object] | None
+    ) -> None:
         """Append output to a session's stream (and to an execute's callback)."""
         start = len(self.outputs.get(session, "").encode())
         self.outputs[session] = self.outputs.get(session, "") + text
         current = self.infos[session]
         self.infos[session] = replace(current, output_offset=start + len(text.encode()))
         if on_output is not None:
-            on_output(Output(id=1, session=session, offset=start, text=text))
+            on_output(OutputChunk(session=session, offset=start, text=text))
         self._notify()
 
     def ensure(self, session: str) -> None:
@@ -121,9 +122,9 @@ class FakeClient:
         code: str,
         *,
         interactive: bool = True,
-        on_output: Callable[[Output], object] | None = None,
+        on_output: Callable[[OutputChunk], object] | None = None,
         on_input: Callable[[str], Awaitable[str | None]] | None = None,
-        on_progress: Callable[[Progress], object] | None = None,
+        on_progress: Callable[[ProgressReport], object] | None = None,
     ) -> ExecutionResult:
         self.executed.append((session, code))
         self.ensure(session)
@@ -202,16 +203,16 @@ class FakeClient:
     @asynccontextmanager
     async def _subscription(
         self, session: str, from_offset: int
-    ) -> AsyncIterator[AsyncIterator[Output | Progress]]:
+    ) -> AsyncIterator[AsyncIterator[OutputChunk | ProgressReport]]:
         if session not in self.infos:
             raise SessionNotFound(f"no session has the id {session!r}")
 
-        async def events() -> AsyncIterator[Output | Progress]:
+        async def events() -> AsyncIterator[OutputChunk | ProgressReport]:
             sent = from_offset
             while True:
                 data = self.outputs.get(session, "").encode()
                 if len(data) > sent:
-                    yield Output(id=2, session=session, offset=sent, text=data[sent:].decode())
+                    yield OutputChunk(session=session, offset=sent, text=data[sent:].decode())
                     sent = len(data)
                 await self.changed.wait()
 

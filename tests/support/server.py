@@ -21,7 +21,7 @@ import pytest
 import trio
 
 import spe_host
-from spe_host.client._client import Client, connect
+from spe_host.client import Client, connect
 from spe_host.server import Listening, serve_tcp, serve_unix
 from spe_host.wire import PROTOCOL_VERSION, Connection, Hello, Welcome
 

@@ -1,0 +1,137 @@
+"""The pieces the ``spe-host`` parser is built from: argument types, the option groups
+several verbs share, and the helper that adds one verb with its description and
+examples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from .._model import check_session_id
+
+__all__ = [
+    "Formatter",
+    "Handler",
+    "Shared",
+    "Verbs",
+    "add_verb",
+    "examples",
+    "key_value",
+    "positive_float",
+    "session_id",
+    "shared_options",
+]
+
+#: A verb: runs with the parsed command line, returns the exit code.
+Handler: TypeAlias = Callable[[argparse.Namespace], Awaitable[int]]
+Verbs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keep descriptions and examples as written; options aligned at column 32."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+
+def examples(*lines: str) -> str:
+    """An epilog listing example command lines."""
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def positive_float(text: str) -> float:
+    """A number of seconds (or milliseconds): finite, at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number, at least 0")
+    return value
+
+
+def session_id(text: str) -> str:
+    """A session id, checked by the same rule as the host's."""
+    try:
+        return check_session_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def key_value(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` for ``start --arg``: the value as JSON if it parses, else text."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not NAME=VALUE with NAME a Python identifier (for example n=10)"
+        )
+    # JSON when it parses (n=10 is a number, flags=[1,2] a list), a string otherwise.
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key, value
+
+
+@dataclass(frozen=True)
+class Shared:
+    """The option groups several verbs share, as argparse parent parsers."""
+
+    connection: argparse.ArgumentParser
+    json: argparse.ArgumentParser
+
+
+def shared_options() -> Shared:
+    """The connection options (every verb but ``serve``) and ``--json``."""
+    connection = argparse.ArgumentParser(add_help=False)
+    group = connection.add_argument_group("connection")
+    group.add_argument(
+        "--connect",
+        metavar="ADDRESS_OR_NAME",
+        help="unix:PATH, tcp://HOST:PORT, a connection file, or a host name "
+        "(default: $SPE_HOST, else 'default')",
+    )
+    group.add_argument(
+        "--token",
+        help="the access token for a tcp:// address (default: $SPE_HOST_TOKEN; a "
+        "connection file carries its own)",
+    )
+    group.add_argument("--cafile", metavar="PEM", help="trust this CA for a TLS host")
+    group.add_argument(
+        "--connect-timeout",
+        type=positive_float,
+        default=5.0,
+        metavar="S",
+        help="give up connecting after S seconds (default: 5)",
+    )
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument(
+        "--json", action="store_true", help="print the protocol's JSON objects instead of a table"
+    )
+    return Shared(connection, json_flag)
+
+
+def add_verb(
+    verbs: Verbs,
+    name: str,
+    handler: Handler,
+    help: str,
+    description: str,
+    example_lines: Sequence[str],
+    parents: Sequence[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """Add one verb's subparser, with its help, description, examples and handler."""
+    sub = verbs.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=examples(*example_lines),
+        parents=list(parents),
+        formatter_class=Formatter,
+    )
+    sub.set_defaults(handler=handler)
+    return sub

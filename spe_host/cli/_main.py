@@ -1,0 +1,178 @@
+"""``main``: parse the command line, run the verb under trio, and exit with its code.
+
+Theory of operation
+-------------------
+One verb per operation of the host, shaped like docker's CLI: ``serve`` runs a
+standalone host (``_serve.py``); ``attach`` opens the REPL; ``start``, ``ls``,
+``receive``, ``wait``, ``stop`` and ``rm`` are one request or a few over the client
+library (``_verbs.py``). The whole verb runs in one ``trio.run``.
+
+A verb returns its exit code, or raises. An exception that ends a verb becomes one
+sentence on stderr and an exit code, never a traceback, by :data:`EXIT_CODES`: a
+table keyed by exception class, looked up along the exception's MRO, so a subclass
+takes its nearest listed ancestor's row (``HandshakeTimeout`` that of
+``ConnectError`` if it had none). The exit codes are part of the interface
+(docs/cli.md):
+
+* 0 - it worked;
+* 1 - a session was not found, or did not stop / finish in time, or the host refused
+  the operation (busy); or ``serve`` could not open a listener;
+* 2 - the command line was wrong (argparse's own code, and :class:`UsageError`);
+* 3 - the host could not be reached, the connection was lost, or the host refused the
+  credentials or the role;
+* 130 - interrupted with Ctrl-C.
+
+An exception the table does not know is a bug: it propagates, with its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import trio
+
+from .._errors import (
+    AuthenticationError,
+    ConnectError,
+    ConnectionLost,
+    HandshakeTimeout,
+    PermissionDenied,
+    ProtocolError,
+    SpeError,
+)
+from .._groups import leaves
+from ._args import Handler
+from ._exits import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    UsageError,
+)
+from ._output import err
+from ._parser import build_parser
+
+__all__ = ["EXIT_CODES", "Exit", "exit_code", "main", "run_verb"]
+
+
+class Exit(NamedTuple):
+    """How the command ends for one class of exception.
+
+    Attributes:
+        code: The exit code.
+        lead: Text put before the exception's message on stderr; None prints nothing
+            (Ctrl-C needs no sentence).
+    """
+
+    code: int
+    lead: str | None = ""
+
+
+_CANNOT_CONNECT = "cannot connect to the host: "
+_LOST = "lost the connection to the host: "
+
+#: The exit code, and the lead of the sentence on stderr, per class of exception.
+EXIT_CODES: Mapping[type[BaseException], Exit] = {
+    KeyboardInterrupt: Exit(EXIT_INTERRUPTED, None),
+    UsageError: Exit(EXIT_USAGE),
+    # A value the client library refused before sending anything.
+    ValueError: Exit(EXIT_USAGE),
+    ConnectError: Exit(EXIT_UNREACHABLE, _CANNOT_CONNECT),
+    HandshakeTimeout: Exit(EXIT_UNREACHABLE, _CANNOT_CONNECT),
+    ConnectionLost: Exit(EXIT_UNREACHABLE, "lost the connection: "),
+    # The host refuses credentials in the handshake only: we could not connect.
+    AuthenticationError: Exit(EXIT_UNREACHABLE, _CANNOT_CONNECT),
+    PermissionDenied: Exit(EXIT_UNREACHABLE),
+    ProtocolError: Exit(EXIT_FAILED, "the host rejected the request: "),
+    # SessionNotFound, SessionBusy, a listener of `serve` that cannot start, ...
+    SpeError: Exit(EXIT_FAILED),
+    # The socket failed under a request.
+    trio.BrokenResourceError: Exit(EXIT_UNREACHABLE, _LOST),
+    trio.ClosedResourceError: Exit(EXIT_UNREACHABLE, _LOST),
+    OSError: Exit(EXIT_UNREACHABLE, _LOST),
+}
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The error that matters in what trio raised.
+
+    Nurseries wrap errors in groups; when a connection breaks, several tasks fail at
+    once with the same cause. The first leaf that is not a cancellation speaks for all.
+    """
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    found = list(leaves(exc))
+    return next((leaf for leaf in found if not isinstance(leaf, trio.Cancelled)), found[0])
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code for an exception that ended a verb; prints its sentence on stderr.
+
+    Args:
+        exc: What the verb raised (exception groups are looked into).
+
+    Returns:
+        The exit code from :data:`EXIT_CODES`.
+
+    Raises:
+        BaseException: ``exc`` itself (its leaf) when the table has no row for it.
+    """
+    leaf = _leaf(exc)
+    row = next((EXIT_CODES[cls] for cls in type(leaf).__mro__ if cls in EXIT_CODES), None)
+    if row is None:
+        raise leaf
+    if row.lead is not None:
+        err(f"{row.lead}{str(leaf) or type(leaf).__name__}")
+    return row.code
+
+
+def _configure_logging(level: str | None) -> None:
+    """Log to stderr at ``level``; None (every verb but ``serve``) leaves logging alone."""
+    if level is not None:
+        logging.basicConfig(
+            level=level.upper(),
+            format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+            stream=sys.stderr,
+        )
+
+
+def run_verb(handler: Handler, args: argparse.Namespace) -> int:
+    """Run a verb under trio and return its exit code, whatever it raises.
+
+    Args:
+        handler: The verb.
+        args: Its parsed command line.
+
+    Returns:
+        The verb's exit code, or the one :func:`exit_code` gives what it raised.
+    """
+    try:
+        return trio.run(handler, args)
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        # Every failure becomes a sentence on stderr and an exit code, not a traceback.
+        return exit_code(exc)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``spe-host`` command.
+
+    Args:
+        argv: The arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit code: 0 ok, 1 not found / not stopped / busy / cannot serve, 2 usage,
+        3 cannot connect or not authorized, 130 interrupted.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    _configure_logging(args.log_level)
+    return run_verb(args.handler, args)

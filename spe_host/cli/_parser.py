@@ -1,0 +1,345 @@
+"""The ``spe-host`` argument parser: one function per verb, the shared options once.
+
+Every verb's subparser has a description and examples (``spe-host VERB --help``) and
+sets ``handler``, the coroutine function that runs it. The verbs that talk to a host
+share the connection options and ``--json`` (``_args.shared_options``). The parser
+imports no part of the host: the ``serve`` defaults that belong to the engine (the
+idle timeout) are resolved by the verb itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import __version__
+from . import _serve, _verbs
+from ._args import (
+    Formatter,
+    Shared,
+    Verbs,
+    add_verb,
+    examples,
+    key_value,
+    positive_float,
+    session_id,
+    shared_options,
+)
+from ._output import PROG
+
+__all__ = ["build_parser"]
+
+_DESCRIPTION = """\
+Run Python in named, persistent sessions of a trio program, and manage them.
+
+A host (your program, or `spe-host serve`) keeps sessions; attach a REPL to one,
+start background jobs, list them, read their output later, wait for them, and
+stop a running session from another console."""
+
+_EXIT_CODES = """\
+exit codes:
+  0  it worked
+  1  a session was not found, did not stop or finish in time, or was busy;
+     or serve could not open a listener
+  2  the command line was wrong
+  3  the host could not be reached, or refused the credentials or the role
+  130  interrupted (Ctrl-C)
+
+finding the host (every verb but serve):
+  --connect ADDRESS_OR_NAME, else $SPE_HOST, else the host named "default";
+  a name is looked up in the runtime directory ($SPE_HOST_RUNTIME_DIR,
+  $XDG_RUNTIME_DIR/spe-host, or a private temp directory)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``spe-host`` argument parser, with every verb and its examples.
+
+    Returns:
+        The parser; ``parse_args`` leaves the verb in ``verb``, its handler in
+        ``handler``, and the log level (``serve`` only; None for the others) in
+        ``log_level``.
+    """
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=_DESCRIPTION,
+        epilog=examples(
+            "spe-host serve                       # a standalone host, in one console",
+            "spe-host attach                      # a REPL on session 'main', in another",
+            "spe-host start etl -c 'import time; time.sleep(600)'",
+            "spe-host ls",
+            "spe-host stop etl --wait",
+        )
+        + "\n\n"
+        + _EXIT_CODES,
+        formatter_class=Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.set_defaults(log_level=None)
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    shared = shared_options()
+    for add in (
+        _add_serve,
+        _add_attach,
+        _add_start,
+        _add_ls,
+        _add_receive,
+        _add_wait,
+        _add_stop,
+        _add_rm,
+    ):
+        add(verbs, shared)
+    return parser
+
+
+# --- one function per verb ------------------------------------------------------------
+
+
+def _add_serve(verbs: Verbs, shared: Shared) -> None:
+    serve = add_verb(
+        verbs,
+        "serve",
+        _serve.serve,
+        "run a standalone host",
+        "Run a host whose sessions start with builtins only, until Ctrl-C or SIGTERM.\n"
+        "It prints where it listens and how to attach. By default it listens on a unix\n"
+        "socket in the private runtime directory, named after --name. On SIGINT/SIGTERM\n"
+        "it stops running sessions, tells their clients, and exits.",
+        [
+            "spe-host serve",
+            "spe-host serve --name build --listen tcp://127.0.0.1:7788",
+            "spe-host serve --listen unix:/tmp/my.sock --listen tcp://127.0.0.1:0",
+            "spe-host serve --listen tcp://0.0.0.0:7788 --tls-cert cert.pem --tls-key key.pem",
+        ],
+        [shared.json],
+    )
+    serve.add_argument(
+        "--listen",
+        action="append",
+        metavar="ADDRESS",
+        help="unix:PATH or tcp://HOST:PORT; repeat for several (default: the unix socket "
+        "NAME.sock in the runtime directory)",
+    )
+    serve.add_argument(
+        "--name",
+        default="default",
+        help="the host's name: clients find it by this name (default: default)",
+    )
+    serve.add_argument("--tls-cert", metavar="PEM", help="certificate chain for tcp:// listeners")
+    serve.add_argument("--tls-key", metavar="PEM", help="private key (default: in --tls-cert)")
+    serve.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a non-loopback tcp:// address without TLS (tokens and code cross the "
+        "network in clear text)",
+    )
+    # No default here: the engine's DEFAULT_IDLE_TIMEOUT applies (the verb resolves it,
+    # so that parsing does not import the engine); tests keep the help in step with it.
+    serve.add_argument(
+        "--idle-timeout",
+        type=positive_float,
+        metavar="S",
+        help="remove sessions idle for S seconds; 0 keeps them forever (default: 1800)",
+    )
+    serve.add_argument(
+        "--switch-interval",
+        type=positive_float,
+        metavar="MS",
+        help="the interpreter's thread switch interval in milliseconds; lower keeps the "
+        "host responsive while scripts spin (default: Python's 5)",
+    )
+    serve.add_argument(
+        "--shutdown-timeout",
+        type=positive_float,
+        default=5.0,
+        metavar="S",
+        help="on shutdown, wait at most S seconds for running sessions to stop (default: 5)",
+    )
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="what the host logs to stderr (default: info)",
+    )
+
+
+def _add_attach(verbs: Verbs, shared: Shared) -> None:
+    attach = add_verb(
+        verbs,
+        "attach",
+        _verbs.attach,
+        "open a REPL on a session",
+        "Open an interactive Python prompt on a session of the host. The session keeps\n"
+        "its namespace between statements and lives on when you detach (Ctrl-D);\n"
+        "attaching again replays what it printed while you were away. Ctrl-C while a\n"
+        "statement runs stops the session at its next statement. %help at the prompt\n"
+        "lists the REPL's commands. With stdin not a terminal, statements are read from\n"
+        "it and run one after the other.",
+        [
+            "spe-host attach",
+            "spe-host attach build --session etl",
+            "spe-host attach unix:/tmp/my.sock",
+            "echo 'print(6 * 7)' | spe-host attach --session calc",
+        ],
+        [shared.connection],
+    )
+    attach.add_argument(
+        "target",
+        nargs="?",
+        metavar="NAME|ADDRESS",
+        help="the host (same as --connect)",
+    )
+    attach.add_argument(
+        "--session",
+        "-s",
+        type=session_id,
+        default="main",
+        help="the session to attach to; created on first use (default: main)",
+    )
+    attach.add_argument(
+        "--replay",
+        action="store_true",
+        help="on a first attach, replay all the output the host still holds",
+    )
+
+
+def _add_start(verbs: Verbs, shared: Shared) -> None:
+    start = add_verb(
+        verbs,
+        "start",
+        _verbs.start,
+        "run code in a session in the background",
+        "Run code in the background in SESSION (created if missing) and print its id.\n"
+        "The code comes from -c, or from FILE ('-' reads stdin). Over a unix socket the\n"
+        "host reads FILE itself, so tracebacks name it; otherwise its text is sent.",
+        [
+            "spe-host start etl -c 'import time\n"
+            "for i in range(100): spe.progress(i); time.sleep(1)'",
+            "spe-host start etl jobs/etl.py --arg day=2024-05-01 --arg limit=100",
+            "spe-host start report report.py --name 'nightly report' --autodispose",
+            "cat job.py | spe-host start job -",
+        ],
+        [shared.connection, shared.json],
+    )
+    start.add_argument("session", type=session_id, metavar="SESSION", help="the session id")
+    start.add_argument("file", nargs="?", metavar="FILE", help="a script to run ('-': stdin)")
+    start.add_argument("-c", "--code", metavar="CODE", help="the code to run")
+    start.add_argument(
+        "--arg",
+        action="append",
+        type=key_value,
+        default=[],
+        metavar="NAME=VALUE",
+        help="bind a variable before the code runs; VALUE is JSON if it parses, else "
+        "a string (repeatable)",
+    )
+    start.add_argument("--name", metavar="JOB", help="a job name to show in listings")
+    start.add_argument(
+        "--autodispose",
+        action="store_true",
+        help="remove the session once its result has been received",
+    )
+
+
+def _add_ls(verbs: Verbs, shared: Shared) -> None:
+    ls = add_verb(
+        verbs,
+        "ls",
+        _verbs.ls,
+        "list sessions",
+        "List the host's sessions: id, state, job name, progress, the line running now,\n"
+        "the last execution's status and age. Patterns are shell-style wildcards.",
+        [
+            "spe-host ls",
+            "spe-host ls 'etl-*' --state running",
+            "spe-host ls -q | xargs spe-host rm",
+            "spe-host ls --json",
+        ],
+        [shared.connection, shared.json],
+    )
+    ls.add_argument("patterns", nargs="*", metavar="PATTERN", help="ids or wildcards")
+    ls.add_argument(
+        "--state", choices=["idle", "running", "stopping"], help="only sessions in this state"
+    )
+    ls.add_argument("-q", "--quiet", action="store_true", help="print the ids only")
+
+
+def _add_receive(verbs: Verbs, shared: Shared) -> None:
+    receive = add_verb(
+        verbs,
+        "receive",
+        _verbs.receive,
+        "print the result of a session's last execution",
+        "Print the output, the value and the error of SESSION's last execution, then\n"
+        "clear them (unless --keep). The output goes to stdout, the traceback to stderr.\n"
+        "It exits 0 whatever the execution's status; use --json to check the status.",
+        ["spe-host receive etl", "spe-host receive etl --keep --json"],
+        [shared.connection, shared.json],
+    )
+    receive.add_argument("session", type=session_id, metavar="SESSION", help="the session id")
+    receive.add_argument("--keep", action="store_true", help="keep the result on the host")
+
+
+def _add_wait(verbs: Verbs, shared: Shared) -> None:
+    wait = add_verb(
+        verbs,
+        "wait",
+        _verbs.wait,
+        "wait for sessions to finish",
+        "Wait until the sessions are no longer running, then list them. With a terminal\n"
+        "it shows a progress bar for sessions that report progress. It exits 1 when the\n"
+        "timeout passes first (or, with --any, when none has finished).",
+        [
+            "spe-host wait etl",
+            "spe-host wait etl report --timeout 60",
+            "spe-host wait 'job-*' --any --json",
+        ],
+        [shared.connection, shared.json],
+    )
+    wait.add_argument("sessions", nargs="+", metavar="SESSION", help="ids or wildcards")
+    wait.add_argument("--timeout", type=positive_float, metavar="S", help="give up after S seconds")
+    wait.add_argument("--any", action="store_true", help="return as soon as one has finished")
+
+
+def _add_stop(verbs: Verbs, shared: Shared) -> None:
+    stop = add_verb(
+        verbs,
+        "stop",
+        _verbs.stop,
+        "stop running sessions at their next statement",
+        "Ask sessions to stop at their next statement. It returns at once with the\n"
+        "outcome per session (requested, already_stopping, not_running, not_found);\n"
+        "a blocking call in the script finishes first. With --wait it waits until they\n"
+        "have stopped. It exits 1 when a target matched no session, or (with --wait) a\n"
+        "session did not stop in time.",
+        [
+            "spe-host stop etl",
+            "spe-host stop 'job-*' --what-if",
+            "spe-host stop etl report --wait --timeout 10",
+            "spe-host stop etl --json",
+        ],
+        [shared.connection, shared.json],
+    )
+    stop.add_argument("targets", nargs="+", metavar="SESSION_OR_PATTERN", help="ids or wildcards")
+    stop.add_argument(
+        "--what-if",
+        action="store_true",
+        help="show what would be stopped, and stop nothing",
+    )
+    stop.add_argument("--wait", action="store_true", help="wait until they have stopped")
+    stop.add_argument(
+        "--timeout", type=positive_float, metavar="S", help="with --wait: give up after S seconds"
+    )
+
+
+def _add_rm(verbs: Verbs, shared: Shared) -> None:
+    rm = add_verb(
+        verbs,
+        "rm",
+        _verbs.rm,
+        "remove finished sessions",
+        "Remove sessions and their namespaces. A running session is refused unless\n"
+        "--force, which stops it, waits for it, and removes it.",
+        ["spe-host rm etl", "spe-host rm 'job-*'", "spe-host rm etl --force"],
+        [shared.connection, shared.json],
+    )
+    rm.add_argument("sessions", nargs="+", metavar="SESSION", help="ids or wildcards")
+    rm.add_argument("-f", "--force", action="store_true", help="stop running sessions first")

@@ -1,0 +1,167 @@
+"""The ``serve`` verb: a standalone host, served until SIGINT or SIGTERM.
+
+Theory of operation
+-------------------
+This module is the command's one composition root: it opens a host
+(:mod:`spe_host.engine`) and serves it (:mod:`spe_host.server`). It is the only module
+of the CLI allowed to import either, and it imports them inside the verb, so that the
+other verbs start without loading them.
+
+The order of the shutdown matters. Listeners never own sessions: a server that shuts
+down drains its connections but does not stop sessions, so that restarting one
+listener cannot abort a job that another serves. A standalone host is different:
+when it goes, its sessions go with it. So on a signal the verb first asks every
+running session to stop - while the connections are still open, so that a client
+waiting on a foreground execute still gets its ``done`` with status ``aborted`` -
+then cancels the listeners, and the host's own exit waits for the stopped executions
+within ``--shutdown-timeout``.
+
+A listener that cannot start (a bad address, a refused bind, unreadable TLS files)
+raises its :class:`~spe_host.SpeError`, which exits 1 with its sentence: the
+command line parsed, but the host could not serve it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from functools import partial
+from typing import TYPE_CHECKING
+
+import trio
+
+from ._exits import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from ..engine import Host
+    from ..server import Listening
+
+__all__ = ["run_host", "serve"]
+
+logger = logging.getLogger("spe_host")
+
+
+async def serve(args: argparse.Namespace) -> int:
+    """``spe-host serve``: run a host until SIGINT or SIGTERM, then shut it down.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        :data:`EXIT_OK` after a graceful shutdown.
+
+    Raises:
+        UsageError: The options contradict each other.
+        SpeError: A listener could not start.
+    """
+    if args.switch_interval is not None:
+        if args.switch_interval <= 0:
+            raise UsageError("--switch-interval must be more than 0 ms")
+        sys.setswitchinterval(args.switch_interval / 1000)
+    if args.tls_key is not None and args.tls_cert is None:
+        raise UsageError("--tls-key needs --tls-cert")
+    # The receiver is open before anything listens, so a SIGTERM that arrives while
+    # starting up is a graceful shutdown too, never a KeyboardInterrupt traceback.
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        await run_host(args, partial(_first_signal, signals))
+    return EXIT_OK
+
+
+async def _first_signal(signals: AsyncIterator[int]) -> None:
+    async for signum in signals:
+        logger.info(
+            "%s received: stopping the running sessions and shutting down",
+            signal.Signals(signum).name,
+        )
+        return
+
+
+async def run_host(args: argparse.Namespace, until: Callable[[], Awaitable[object]]) -> None:
+    """Open a host, serve it on every ``--listen`` address, and shut down after ``until``.
+
+    Args:
+        args: The parsed ``serve`` command line.
+        until: Returns when the host should shut down (the first signal).
+
+    Raises:
+        SpeError: A listener could not start.
+    """
+    from ..engine import DEFAULT_IDLE_TIMEOUT, open_host
+    from ..server import serve as serve_host
+
+    idle = DEFAULT_IDLE_TIMEOUT if args.idle_timeout is None else args.idle_timeout or None
+    async with (
+        open_host(
+            name=args.name, idle_timeout=idle, shutdown_timeout=args.shutdown_timeout
+        ) as host,
+        trio.open_nursery() as nursery,
+    ):
+        listening: list[Listening] = []
+        for address in args.listen or [None]:
+            listener = partial(
+                serve_host,
+                host,
+                address,
+                tls_cert=args.tls_cert,
+                tls_key=args.tls_key,
+                insecure=args.insecure,
+                shutdown_timeout=args.shutdown_timeout,
+            )
+            listening.append(await nursery.start(listener))
+        _announce(args, listening)
+        await until()
+        _stop_running(host)
+        nursery.cancel_scope.cancel()
+
+
+def _stop_running(host: Host) -> None:
+    """Ask every running session to stop; the host's exit waits for them."""
+    running = [session.id for session in host.sessions() if session.is_active()]
+    if running:
+        logger.info("shutting down: stopping session(s) %s", ", ".join(running))
+        host.stop(*running)
+
+
+def _announce(args: argparse.Namespace, listening: Sequence[Listening]) -> None:
+    """Print where the host listens and how to use it (one JSON line with --json)."""
+    if args.json:
+        listeners = [
+            {
+                "address": item.address,
+                "connection_files": {
+                    role: str(path) for role, path in item.connection_files.items()
+                },
+            }
+            for item in listening
+        ]
+        print(
+            json.dumps({"name": args.name, "pid": os.getpid(), "listening": listeners}),
+            flush=True,
+        )
+        return
+    lines = [f"spe-host: host {args.name!r} is serving (pid {os.getpid()})"]
+    for item in listening:
+        lines.append(f"  listening on {item.address}")
+        for role, path in sorted(item.connection_files.items()):
+            lines.append(f"    {role} connection file: {path}")
+    # Clients find the host by name through its default socket or its connection
+    # files; a socket elsewhere must be named by its address.
+    by_name = not args.listen or any(item.connection_files for item in listening)
+    target = (args.name if args.name != "default" else "") if by_name else listening[0].address
+    named = f" {target}" if target else ""
+    connect = f" --connect {target}" if target else ""
+    uses = [
+        (f"spe-host attach{named}", "a REPL on session 'main'"),
+        (f"spe-host start job -c CODE{connect}", "a background job"),
+        (f"spe-host ls{connect}", "the sessions"),
+    ]
+    width = max(len(command) for command, _ in uses)
+    lines.append("Sessions start with builtins only. To use this host:")
+    lines += [f"  {command.ljust(width)}   {what}" for command, what in uses]
+    lines.append("Ctrl-C or SIGTERM stops the host (running sessions are stopped first).")
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,290 @@
+"""The verbs that talk to a running host: ``ls``, ``start``, ``receive``, ``wait``,
+``stop``, ``rm`` and ``attach``.
+
+Theory of operation
+-------------------
+Each verb connects with :func:`connected` (``--connect``, else ``$SPE_HOST``, else
+the host named ``default``), makes one or a few requests through the client library
+(:mod:`spe_host.client`: the only way a verb reaches a host), prints the answer as a
+table or, with ``--json``, as the protocol's objects, and returns its exit status.
+
+A verb does not catch errors: a failed request raises, and :func:`._main.main` turns
+the exception into a sentence and an exit code by its class. A verb returns
+:data:`EXIT_FAILED` itself only for outcomes that are answers, not errors: a target
+that matched nothing, a session still running when a wait ended.
+
+``attach`` imports the REPL (prompt_toolkit, pygments) and ``wait`` on a terminal
+imports prompt_toolkit's progress bar, both inside the verb, so the other verbs start
+without loading them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import trio
+
+from .._model import SessionInfo, SessionState, StopOutcome, is_pattern
+from ..client import Client, connect
+from ._exits import EXIT_FAILED, EXIT_OK, UsageError
+from ._output import PROG, err, print_json, print_sessions, print_table, session_json
+
+__all__ = ["attach", "connected", "ls", "receive", "rm", "start", "stop", "wait"]
+
+
+@asynccontextmanager
+async def connected(args: argparse.Namespace, target: str | None = None) -> AsyncIterator[Client]:
+    """Connect to the host the command line names, for the length of the block.
+
+    Args:
+        args: The parsed command line (its connection options).
+        target: The host, overriding ``--connect`` (``attach``'s positional).
+
+    Yields:
+        The connected client.
+    """
+    token = args.token or os.environ.get("SPE_HOST_TOKEN") or None
+    async with connect(
+        target if target is not None else args.connect,
+        token=token,
+        cafile=args.cafile,
+        client_name=f"{PROG} {args.verb}",
+        timeout=args.connect_timeout,
+    ) as client:
+        yield client
+
+
+async def ls(args: argparse.Namespace) -> int:
+    """``spe-host ls``: list sessions; an exact id that matches nothing exits 1."""
+    async with connected(args) as client:
+        infos = await client.sessions(*args.patterns, state=args.state)
+    if args.json:
+        print_json([session_json(info) for info in infos])
+    elif args.quiet:
+        for info in infos:
+            print(info.id)
+    else:
+        print_sessions(infos)
+    found = {info.id for info in infos}
+    missing = [t for t in args.patterns if not is_pattern(t) and t not in found]
+    if missing and args.state is None:
+        err(f"no session has the id {', '.join(map(repr, missing))}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _script(file: str, *, by_path: bool) -> tuple[str | None, str | None]:
+    """The ``(code, path)`` to send for FILE: the path itself when the host can read it."""
+    if file == "-":
+        return sys.stdin.read(), None
+    script = Path(file).expanduser()
+    if not script.is_file():
+        raise UsageError(f"there is no script at {file}")
+    if by_path:
+        return None, str(script.resolve())
+    try:
+        return script.read_text(encoding="utf-8"), None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {file}: {exc}") from None
+
+
+async def start(args: argparse.Namespace) -> int:
+    """``spe-host start``: run code in a session in the background; print its id."""
+    if (args.code is None) == (args.file is None):
+        raise UsageError("give the code with -c CODE or as a FILE, exactly one of them")
+    code: str | None = args.code
+    path: str | None = None
+    async with connected(args) as client:
+        if args.file is not None:
+            # Over a unix socket the host runs on this machine as this user (it checked
+            # our uid), so it can read the file itself and its tracebacks name it.
+            code, path = _script(args.file, by_path=client.address.startswith("unix:"))
+        info = await client.start(
+            args.session,
+            code,
+            path=path,
+            args=dict(args.arg) or None,
+            name=args.name,
+            autodispose=True if args.autodispose else None,
+        )
+    if args.json:
+        print_json(session_json(info))
+    else:
+        print(info.id, flush=True)
+    return EXIT_OK
+
+
+async def receive(args: argparse.Namespace) -> int:
+    """``spe-host receive``: print the last execution's output, value and traceback."""
+    async with connected(args) as client:
+        result = await client.receive(args.session, keep=args.keep)
+    if args.json:
+        print_json(dataclasses.asdict(result))
+        return EXIT_OK
+    sys.stdout.write(result.output)
+    if result.value is not None:
+        if result.output and not result.output.endswith("\n"):
+            sys.stdout.write("\n")
+        sys.stdout.write(result.value + "\n")
+    sys.stdout.flush()
+    if result.error:
+        sys.stderr.write(result.error if result.error.endswith("\n") else result.error + "\n")
+    if result.status != "completed":
+        err(f"session {result.session!r}: the last execution {result.status}")
+    return EXIT_OK
+
+
+async def wait(args: argparse.Namespace) -> int:
+    """``spe-host wait``: wait for sessions to finish; exit 1 if some still run."""
+    async with connected(args) as client:
+        # Only the sessions the wait covered count: a job that a wildcard matches
+        # but that starts during the wait is not "still running".
+        waited = {info.id for info in await client.sessions(*args.sessions)}
+        if sys.stdout.isatty() and not args.json:
+            finished = await _wait_with_progress(client, args.sessions, args.timeout, args.any)
+        else:
+            finished = await client.wait(*args.sessions, timeout=args.timeout, any=args.any)
+        still = [
+            info.id
+            for info in await client.sessions(*args.sessions)
+            if info.active and info.id in waited
+        ]
+    if args.json:
+        print_json([session_json(info) for info in finished])
+    elif finished:
+        print_sessions(finished)
+    if still and (not args.any or not finished):
+        err(f"still running{_after(args.timeout)}: {', '.join(still)}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+async def _wait_with_progress(
+    client: Client, targets: Sequence[str], timeout: float | None, any_: bool
+) -> list[SessionInfo]:
+    """``wait``, showing a prompt_toolkit progress bar for sessions that report progress."""
+    from prompt_toolkit.shortcuts import ProgressBar
+    from prompt_toolkit.shortcuts.progress_bar import ProgressBarCounter
+
+    finished: list[SessionInfo] = []
+    bar: ProgressBar | None = None
+    counters: dict[str, ProgressBarCounter[object]] = {}
+    try:
+        async with trio.open_nursery() as nursery:
+
+            async def waiter() -> None:
+                finished.extend(await client.wait(*targets, timeout=timeout, any=any_))
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(waiter)
+            while True:
+                for info in await client.sessions(*targets):
+                    if info.progress_percent is None and info.id not in counters:
+                        continue
+                    if bar is None:
+                        bar = ProgressBar(title="waiting for " + ", ".join(targets))
+                        bar.__enter__()
+                    counter = counters.get(info.id)
+                    if counter is None:
+                        counter = counters[info.id] = bar(label=info.id, total=100)
+                    counter.items_completed = int(info.progress_percent or 0)
+                    counter.label = f"{info.id}: {info.progress_message or info.state}"
+                    if not info.active:
+                        if info.last_status == "completed":
+                            counter.items_completed = 100
+                        counter.done = True
+                if bar is not None:
+                    bar.invalidate()
+                await trio.sleep(0.2)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    return finished
+
+
+async def stop(args: argparse.Namespace) -> int:
+    """``spe-host stop``: ask sessions to stop; exit 1 for no match or (--wait) no stop."""
+    if args.timeout is not None and not args.wait:
+        raise UsageError("--timeout goes with --wait")
+    async with connected(args) as client:
+        if args.what_if:
+            outcomes = await _would_stop(client, args.targets)
+        else:
+            outcomes = await client.stop(*args.targets)
+        unstopped: list[str] = []
+        requested = [sid for sid, outcome in outcomes.items() if outcome != StopOutcome.NOT_FOUND]
+        if args.wait and not args.what_if and requested:
+            await client.wait(*requested, timeout=args.timeout)
+            unstopped = [info.id for info in await client.sessions(*requested) if info.active]
+    if args.json:
+        print_json(outcomes)
+    else:
+        print_table(["SESSION", "OUTCOME"], _outcome_rows(outcomes, what_if=args.what_if))
+    missing = [sid for sid, outcome in outcomes.items() if outcome == StopOutcome.NOT_FOUND]
+    if missing:
+        err(f"no session matches {', '.join(map(repr, missing))}")
+    if unstopped:
+        err(f"still running{_after(args.timeout)}: {', '.join(unstopped)}")
+    return EXIT_FAILED if missing or unstopped else EXIT_OK
+
+
+def _outcome_rows(outcomes: Mapping[str, str], *, what_if: bool) -> list[list[str]]:
+    return [
+        [sid, "would stop" if what_if and outcome == StopOutcome.REQUESTED else str(outcome)]
+        for sid, outcome in outcomes.items()
+    ]
+
+
+def _after(timeout: float | None) -> str:
+    return "" if timeout is None else f" after {timeout:g} s"
+
+
+async def _would_stop(client: Client, targets: Sequence[str]) -> dict[str, StopOutcome]:
+    """What ``stop`` would answer, from a listing: PowerShell's ``-WhatIf``."""
+    would = {
+        SessionState.RUNNING: StopOutcome.REQUESTED,
+        SessionState.STOPPING: StopOutcome.ALREADY_STOPPING,
+    }
+    outcomes: dict[str, StopOutcome] = {}
+    for target in targets:
+        infos = await client.sessions(target)
+        if not infos:
+            outcomes[target] = StopOutcome.NOT_FOUND
+        for info in infos:
+            outcomes.setdefault(info.id, would.get(info.state, StopOutcome.NOT_RUNNING))
+    return outcomes
+
+
+async def rm(args: argparse.Namespace) -> int:
+    """``spe-host rm``: remove sessions (running ones only with --force)."""
+    async with connected(args) as client:
+        removed = await client.remove(*args.sessions, force=args.force)
+    if args.json:
+        print_json(removed)
+    else:
+        for session_id in removed:
+            print(session_id)
+        sys.stdout.flush()
+    return EXIT_OK
+
+
+async def attach(args: argparse.Namespace) -> int:
+    """``spe-host attach``: the REPL on a session, or run statements piped to stdin."""
+    from ..repl import Repl, run_piped
+
+    if args.target is not None and args.connect is not None:
+        raise UsageError("give the host either as NAME|ADDRESS or with --connect, not both")
+    target = args.target if args.target is not None else args.connect
+    label = target or os.environ.get("SPE_HOST") or "default"
+    async with connected(args, target) as client:
+        if not sys.stdin.isatty():
+            ok = await run_piped(client, args.session, sys.stdin)
+            return EXIT_OK if ok else EXIT_FAILED
+        await Repl(client, args.session, host_label=label, replay_all=args.replay).run()
+    return EXIT_OK

@@ -1,0 +1,148 @@
+"""The client's streams: a session's output (``subscribe``) and state changes (``watch``).
+
+Theory of operation
+-------------------
+A stream is a request that the host answers with events until the client sends a
+``cancel`` naming it; the host then ends it with a final ``result`` (``null``). The
+host also ends a subscription by itself when its session is removed. Each stream is
+an async context manager around one request: inside the block the caller iterates
+the events; leaving the block sends the ``cancel`` (even when the block is being
+cancelled, bounded by the client's timeout, so a dead host cannot hold it there) and
+stops routing the stream's events. Iteration ends when the host ends the stream.
+
+The events queue in the request's :class:`~._inbox.Inbox`, whose bound is the memory
+a caller that stops iterating costs: output it did not read is reported as
+``dropped`` on the next chunk, and a state change supersedes the unread one of the
+same session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import trio
+
+from .._errors import SpeError
+from .._model import OutputChunk, ProgressReport, StateChange
+from ..wire import Cancel, Output, Request, Result, StateChanged, Subscribe, Watch
+from ..wire import Progress as ProgressEvent
+from ._inbox import Inbox
+from ._mux import Multiplexer, next_event
+
+__all__ = ["StateWatch", "Subscription", "chunk_of", "progress_of", "subscription", "watching"]
+
+
+def chunk_of(event: Output) -> OutputChunk:
+    """The model value of an ``output`` event."""
+    return OutputChunk(
+        session=event.session, offset=event.offset, text=event.text, dropped=event.dropped
+    )
+
+
+def progress_of(event: ProgressEvent) -> ProgressReport:
+    """The model value of a ``progress`` event."""
+    return ProgressReport(session=event.session, percent=event.percent, message=event.message)
+
+
+class Subscription:
+    """The events of a :meth:`Client.subscribe` stream, as an async iterator.
+
+    Attributes:
+        offset: The output offset just past the last chunk received (the
+            ``from_offset`` at first): subscribe from here to resume.
+        ended: True once the server ended the stream (the session was removed).
+    """
+
+    def __init__(self, inbox: Inbox, from_offset: int) -> None:
+        self.offset = from_offset
+        self.ended = False
+        self._inbox = inbox
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> OutputChunk | ProgressReport:
+        while not self.ended:
+            try:
+                event = await next_event(self._inbox)
+            except SpeError:
+                self.ended = True
+                raise
+            if isinstance(event, Output):
+                self.offset = event.offset + len(event.text.encode("utf-8", "surrogatepass"))
+                return chunk_of(event)
+            if isinstance(event, ProgressEvent):
+                return progress_of(event)
+            if isinstance(event, Result):
+                self.ended = True
+        raise StopAsyncIteration
+
+
+class StateWatch:
+    """The state changes of a :meth:`Client.watch` stream, as an async iterator.
+
+    Attributes:
+        ended: True once the stream has ended.
+    """
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.ended = False
+        self._inbox = inbox
+
+    def __aiter__(self) -> StateWatch:
+        return self
+
+    async def __anext__(self) -> StateChange:
+        while not self.ended:
+            try:
+                event = await next_event(self._inbox)
+            except SpeError:
+                self.ended = True
+                raise
+            if isinstance(event, StateChanged):
+                return StateChange(session=event.session, previous=event.previous)
+            if isinstance(event, Result):
+                self.ended = True
+        raise StopAsyncIteration
+
+
+@asynccontextmanager
+async def subscription(
+    mux: Multiplexer, session: str, from_offset: int, *, timeout: float
+) -> AsyncIterator[Subscription]:
+    """Run a ``subscribe`` request for the block; see :meth:`Client.subscribe`."""
+
+    def make(request_id: int) -> Request:
+        return Subscribe(id=request_id, session=session, from_offset=from_offset)
+
+    async with mux.request(make) as inbox:
+        events = Subscription(inbox, from_offset)
+        try:
+            yield events
+        finally:
+            if not events.ended:
+                await _cancel(mux, inbox, timeout)
+
+
+@asynccontextmanager
+async def watching(
+    mux: Multiplexer, patterns: list[str], *, timeout: float
+) -> AsyncIterator[StateWatch]:
+    """Run a ``watch`` request for the block; see :meth:`Client.watch`."""
+    async with mux.request(lambda request_id: Watch(id=request_id, patterns=patterns)) as inbox:
+        changes = StateWatch(inbox)
+        try:
+            yield changes
+        finally:
+            if not changes.ended:
+                await _cancel(mux, inbox, timeout)
+
+
+async def _cancel(mux: Multiplexer, inbox: Inbox, timeout: float) -> None:
+    if mux.closed:
+        return
+    # Even when we are being cancelled, tell the host to stop streaming; bounded, so
+    # a dead host cannot hold us here. Its answers are dropped once we leave.
+    with trio.CancelScope(shield=True), trio.move_on_after(timeout), suppress(SpeError):
+        await mux.send(Cancel(id=mux.next_id(), target=inbox.request_id))

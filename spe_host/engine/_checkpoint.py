@@ -1,0 +1,126 @@
+"""The abort check: whose stop it is, and the flag that makes the check cheap.
+
+Theory of operation
+-------------------
+Every statement of a script is led by ``if __spe_abort__: __spe_checkpoint__()``
+(see ``_instrument``). The flag is a plain bool in the namespace, up only while some
+execution is stopping, so a script that is not being stopped pays one name load per
+statement. :func:`checkpoint`, the slow path, then decides: it raises
+:class:`ScriptAborted` only if the execution running in *this context* (a context
+variable that :func:`running_as` sets for the duration of a run) is the stopped one,
+and not while a ``ScriptAborted`` (or, in a statement that awaits, the
+``trio.Cancelled`` the stop caused) is being handled, so ``finally:`` blocks and
+``with`` exits run to completion.
+
+:class:`StopFlags` keeps the flags of a host's namespaces together, because a
+function one session defined runs with that session's namespace as its globals
+while another session calls it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from .._errors import ScriptAborted
+from . import _instrument
+from ._streams import use_sink
+
+if TYPE_CHECKING:
+    from ._execution import Execution
+
+__all__ = ["StopFlags", "checkpoint", "running_as"]
+
+_running: contextvars.ContextVar[Execution | None] = contextvars.ContextVar(
+    "spe_host_execution", default=None
+)
+
+
+def _aborted_is_being_handled() -> bool:
+    # In a statement that awaits, a stop cancels the statement's cancel scope, so
+    # the abort propagates through the script's finally blocks as trio.Cancelled.
+    # Cleanup code may handle exceptions of its own while the abort propagates
+    # (``finally: try: ... except KeyError: ...``): the abort is then the handled
+    # exception's context, so the whole chain is searched.
+    exc = sys.exc_info()[1]
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, ScriptAborted | trio.Cancelled):
+            return True
+        seen.add(id(exc))
+        exc = exc.__context__
+    return False
+
+
+def checkpoint() -> bool:
+    """The slow path of the abort check (bound as ``__spe_checkpoint__`` in sessions).
+
+    Returns:
+        True, so that it can stand in a comprehension's filter.
+
+    Raises:
+        ScriptAborted: The execution running in this context has been asked to stop
+            and is not already handling the abort.
+    """
+    execution = _running.get()
+    if execution is None or not execution.stop_requested:
+        return True
+    if _aborted_is_being_handled():
+        return True  # let finally blocks, except handlers and __exit__ finish
+    raise ScriptAborted(f"session {execution.session_id!r} was stopped")
+
+
+@contextmanager
+def running_as(execution: Execution) -> Iterator[None]:
+    """Make ``execution`` this context's: its checks and its standard streams."""
+    token = _running.set(execution)
+    try:
+        with use_sink(execution):
+            yield
+    finally:
+        _running.reset(token)
+
+
+class StopFlags:
+    """The fast-path abort flag of a group of namespaces: a host's sessions.
+
+    A function defined in session A and called by session B runs with A's
+    namespace as its globals, so a stop of B must raise the flag in A's namespace
+    too, or B would never meet its abort inside A's function. The flag is therefore
+    up in *every* namespace of the group while *any* execution of the group is
+    stopping; the slow path then checks the execution of the current context, so
+    the others just pass. Used from the trio thread only.
+    """
+
+    def __init__(self) -> None:
+        self._namespaces: dict[int, dict[str, Any]] = {}
+        self._stopping: set[int] = set()
+
+    def add(self, namespace: dict[str, Any]) -> None:
+        """Put a namespace under this flag."""
+        self._namespaces[id(namespace)] = namespace
+        namespace[_instrument.FLAG_NAME] = bool(self._stopping)
+
+    def discard(self, namespace: dict[str, Any]) -> None:
+        """Take a namespace out (its session is gone)."""
+        self._namespaces.pop(id(namespace), None)
+
+    def raise_for(self, execution: Execution) -> None:
+        """An execution is stopping: raise the flag everywhere."""
+        self._stopping.add(id(execution))
+        self._write(True)
+
+    def lower_for(self, execution: Execution) -> None:
+        """An execution is over; the flag falls when no other is stopping."""
+        self._stopping.discard(id(execution))
+        if not self._stopping:
+            self._write(False)
+
+    def _write(self, value: bool) -> None:
+        for namespace in self._namespaces.values():
+            namespace[_instrument.FLAG_NAME] = value

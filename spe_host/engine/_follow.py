@@ -1,0 +1,167 @@
+"""Follower: one way to follow a session's output and progress, for every front end.
+
+Theory of operation
+-------------------
+A follower is a cursor, not a queue: it holds the byte offset it will deliver next
+and the progress it delivered last, and nothing else. :meth:`Follower.pending` reads
+what the session's :class:`~spe_host.engine._streams.OutputBuffer` holds from that
+offset (one copy of the held bytes), cuts it into chunks, and moves the offset to
+the end the buffer reported. Writers never wait for a follower, and a follower
+that falls behind the buffer's bound is told how many bytes it missed, in the first
+chunk's ``dropped``; so what a follower costs does not depend on how much a script
+prints.
+
+Chunks are cut on the bytes, at character boundaries, so each chunk's ``offset`` is
+exactly where its text begins in the stream - the offset a client resumes from -
+with no arithmetic on decoded text. A chunk holds at most ``chunk_chars`` bytes, and
+so at most that many characters.
+
+:meth:`Follower.wait` (and :meth:`Follower.next`, which waits and then takes) waits
+on the session's activity: every batch of output and every change of state or
+progress wakes it, in the trio thread, whichever thread wrote. It checks before it
+waits, so nothing written between two calls is missed.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import trio
+
+from .._model import OutputChunk, Progress, SessionState
+from ._session import ScriptSession
+
+__all__ = ["DEFAULT_CHUNK_CHARS", "Follower"]
+
+#: Characters per output chunk unless the follower is told otherwise.
+DEFAULT_CHUNK_CHARS: Final = 64 * 1024
+# The longest UTF-8 character: a chunk must be able to hold any one.
+_MIN_CHUNK: Final = 4
+
+
+class Follower:
+    """Follows a session's output and progress from a byte offset.
+
+    Make one with :meth:`Host.follow <spe_host.Host.follow>`; loop on :meth:`next`
+    until the session is CLOSED or you stop following (or on :meth:`wait` and
+    :meth:`pending`, to take what is new under a lock of your own).
+
+    Args:
+        session: The session to follow.
+        from_offset: The byte offset to start at; one past the end starts at the end.
+        chunk_chars: The most characters (in fact bytes) of output one chunk carries.
+        progress: The progress the caller knows already; None means the current
+            progress is news.
+
+    Attributes:
+        offset: The byte offset this follower will deliver next.
+
+    Raises:
+        ValueError: ``from_offset`` is negative, or ``chunk_chars`` below 4.
+    """
+
+    def __init__(
+        self,
+        session: ScriptSession,
+        from_offset: int,
+        *,
+        chunk_chars: int = DEFAULT_CHUNK_CHARS,
+        progress: Progress | None = None,
+    ) -> None:
+        if from_offset < 0:
+            raise ValueError(
+                f"offset {from_offset} is negative; output offsets start at 0, the "
+                "beginning of the session's output"
+            )
+        if chunk_chars < _MIN_CHUNK:
+            raise ValueError(
+                f"chunk_chars is {chunk_chars}; a chunk must hold at least {_MIN_CHUNK} characters"
+            )
+        self.session = session
+        self.offset = min(from_offset, session.output.end_offset)
+        self.chunk_chars = chunk_chars
+        self._progress = progress
+
+    def pending(self) -> list[OutputChunk | Progress]:
+        """What can be delivered now, without waiting.
+
+        Returns:
+            The session's progress if it differs from the one delivered last, then
+            the output from :attr:`offset` to the end, as chunks (the first carries
+            the bytes the buffer no longer held as ``dropped``). Empty if there is
+            nothing new.
+        """
+        items: list[OutputChunk | Progress] = []
+        # Progress first: where the run stands, then what it printed meanwhile (a
+        # client that stops at a line of output has seen the progress before it).
+        progress = self.session.progress
+        if progress != self._progress:
+            items.append(progress)
+            self._progress = progress
+        begin, raw = self.session.output.read_bytes(self.offset)
+        dropped = begin - self.offset
+        if raw or dropped:
+            with memoryview(raw) as view:
+                start = 0
+                while True:
+                    end = _chunk_end(raw, start, self.chunk_chars)
+                    items.append(
+                        OutputChunk(
+                            session=self.session.id,
+                            offset=begin + start,
+                            text=str(view[start:end], "utf-8", "replace"),
+                            dropped=dropped,
+                        )
+                    )
+                    dropped = 0
+                    start = end
+                    if start >= len(raw):
+                        break
+        # Authoritative: where the buffer ended when it was read.
+        self.offset = begin + len(raw)
+        return items
+
+    @property
+    def closed(self) -> bool:
+        """True once the session is CLOSED (removed): nothing new will come."""
+        return self.session.state is SessionState.CLOSED
+
+    async def wait(self) -> None:
+        """Wait until :meth:`pending` would not be empty, or the session is CLOSED.
+
+        It takes nothing, so a caller can wait outside a lock and take inside it.
+        """
+        if self._has_news() or self.closed:
+            await trio.lowlevel.checkpoint()
+            return
+        while not (self._has_news() or self.closed):
+            await self.session._activity.wait()
+
+    async def next(self) -> list[OutputChunk | Progress]:
+        """Wait until there is something to deliver, and return it.
+
+        Returns:
+            What :meth:`pending` returns, once that is not empty; or, once the session
+            is CLOSED, whatever is left (possibly nothing).
+        """
+        # Wait, then read: a cancellation while waiting loses nothing.
+        await self.wait()
+        return self.pending()
+
+    def _has_news(self) -> bool:
+        return (
+            self.session.output.end_offset > self.offset or self.session.progress != self._progress
+        )
+
+
+def _chunk_end(raw: bytes, start: int, limit: int) -> int:
+    """Where the chunk from ``start`` ends: at most ``limit`` bytes on, between characters."""
+    end = start + limit
+    if end >= len(raw):
+        return len(raw)
+    # A character starts at a byte that is not a continuation byte (10xxxxxx), and
+    # spans at most four bytes; limit >= 4 keeps the cut past ``start``.
+    for cut in range(end, end - _MIN_CHUNK, -1):
+        if raw[cut] & 0xC0 != 0x80:
+            return cut
+    return end  # not UTF-8 here (a script wrote stray bytes): cut at the limit

@@ -1,0 +1,249 @@
+"""Registry: the host's sessions by id, and the ways to look at them.
+
+Theory of operation
+-------------------
+This is the read side of a :class:`~spe_host.Host`: it holds the sessions, finds them
+by id or ``fnmatch`` pattern, and lets a caller look at them without running code -
+``wait`` for them to finish, ``watch`` their state changes, ``follow`` their output
+and progress, ``complete`` a name in their namespaces. The host adds the operations
+that run, stop and remove code.
+
+Nothing here polls. The host fires one :class:`~spe_host.engine._events.Broadcast`
+when a session starts, stops, finishes or goes (``wait`` and idle expiry wait on it);
+each session tells the registry of its own changes of state and progress, in the
+trio thread, and the registry passes them to the watchers that match (see
+``_watch``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from fnmatch import fnmatchcase
+from typing import Any
+
+import trio
+
+from .._errors import SessionNotFound
+from .._model import Completion, Progress, SessionState, StateChange, check_session_id, is_pattern
+from ._checkpoint import StopFlags
+from ._complete import complete
+from ._events import Broadcast
+from ._follow import DEFAULT_CHUNK_CHARS, Follower
+from ._session import ScriptSession
+from ._watch import Watcher
+
+__all__ = ["Registry"]
+
+# Worker threads completion may hold at once, including ones abandoned at its timeout.
+_COMPLETION_THREADS = 4
+
+
+class Registry:
+    """The sessions of a host, and the operations that look at them.
+
+    The base of :class:`~spe_host.Host`; not made on its own.
+
+    Args:
+        namespace: Names every new session starts with (copied per session).
+        output_limit: The bound of each session's output buffer, in bytes.
+    """
+
+    def __init__(self, *, namespace: dict[str, Any] | None, output_limit: int) -> None:
+        self.output_limit = output_limit
+        self._namespace = dict(namespace or {})
+        self._sessions: dict[str, ScriptSession] = {}
+        self._fresh_ids = itertools.count(1)
+        self._changed = Broadcast()
+        self._flags = StopFlags()
+        self._script_files: set[str] = set()
+        self._watchers: set[Watcher] = set()
+        self._completion_limiter = trio.CapacityLimiter(_COMPLETION_THREADS)
+
+    # -- Get ------------------------------------------------------------------
+
+    def sessions(
+        self, *patterns: str, state: SessionState | str | None = None
+    ) -> list[ScriptSession]:
+        """The sessions whose ids match any of ``patterns`` (all when none is given).
+
+        Args:
+            *patterns: Ids or ``fnmatch`` wildcards such as ``"etl-*"``.
+            state: Only sessions in this state.
+
+        Returns:
+            The matching sessions, oldest first.
+        """
+        wanted = None if state is None else SessionState(state)
+        return [
+            session
+            for session in self._sessions.values()
+            if (not patterns or any(fnmatchcase(session.id, p) for p in patterns))
+            and (wanted is None or session.state is wanted)
+        ]
+
+    def session(self, id: str) -> ScriptSession:
+        """The session with this exact id.
+
+        Raises:
+            SessionNotFound: There is none.
+        """
+        try:
+            return self._sessions[id]
+        except KeyError:
+            raise SessionNotFound(
+                f"no session has the id {id!r}; list the sessions to see which exist"
+            ) from None
+
+    # -- Wait / Watch / Follow / Complete ----------------------------------------
+
+    async def wait(
+        self, *ids: str, timeout: float | None = None, any: bool = False
+    ) -> list[ScriptSession]:
+        """Wait for sessions to finish running.
+
+        Args:
+            *ids: Session ids or wildcards (none: every session).
+            timeout: Give up after this many seconds and return what finished; no
+                error is raised.
+            any: Return as soon as one of them has finished.
+
+        Returns:
+            The sessions (of those named) that are not RUNNING or STOPPING.
+
+        Raises:
+            SessionNotFound: An id (not a wildcard) names no session.
+        """
+        targets = self._resolve(ids) if ids else list(self._sessions.values())
+        deadline = math.inf if timeout is None else trio.current_time() + max(0.0, timeout)
+        with trio.move_on_at(deadline):
+            while True:
+                finished = [s for s in targets if not s.is_active()]
+                if len(finished) == len(targets) or (any and finished):
+                    return finished
+                await self._changed.wait()
+        return [s for s in targets if not s.is_active()]
+
+    def watch(self, *patterns: str) -> AbstractAsyncContextManager[AsyncIterator[StateChange]]:
+        """Follow the state changes of sessions, pushed as they happen::
+
+            async with host.watch("etl*") as changes:
+                async for change in changes:
+                    print(change.previous, "->", change.session.state)
+
+        A change is a new state (a new session is first seen with ``previous``
+        CLOSED: it did not exist) or new progress. A watcher that reads slowly gets
+        each session's newest snapshot, once, with ``previous`` the state it last
+        saw: changes are coalesced per session, so it never holds more than one
+        entry per session.
+
+        Args:
+            *patterns: Ids or ``fnmatch`` wildcards (none: every session), matching
+                sessions that exist now or are created later.
+
+        Returns:
+            A context manager; the iterator it yields ends when the block is left.
+        """
+        return self._watching(patterns)
+
+    @asynccontextmanager
+    async def _watching(self, patterns: tuple[str, ...]) -> AsyncIterator[Watcher]:
+        watcher = Watcher(patterns, self.sessions(*patterns))
+        self._watchers.add(watcher)
+        try:
+            yield watcher
+        finally:
+            self._watchers.discard(watcher)
+            watcher.close()
+
+    def follow(
+        self,
+        id: str,
+        from_offset: int = 0,
+        *,
+        chunk_chars: int = DEFAULT_CHUNK_CHARS,
+        progress: Progress | None = None,
+    ) -> Follower:
+        """A cursor over the session's output and progress from ``from_offset`` on.
+
+        Args:
+            id: The session.
+            from_offset: The byte offset to start at; one past the end starts at
+                the end.
+            chunk_chars: The most characters one output chunk carries.
+            progress: The progress the caller knows already (None: the current
+                progress is news).
+
+        Raises:
+            SessionNotFound: No session has that id.
+            ValueError: ``from_offset`` is negative.
+        """
+        return Follower(self.session(id), from_offset, chunk_chars=chunk_chars, progress=progress)
+
+    async def complete(self, id: str, text: str, cursor: int) -> list[Completion]:
+        """Completion candidates for ``text`` at ``cursor`` in the session's namespace.
+
+        Runs off the trio thread (at most four at once); a completion that takes
+        longer than five seconds answers no candidates.
+
+        Raises:
+            SessionNotFound: No session has that id.
+            ValueError: ``cursor`` is outside ``text``.
+        """
+        return await complete(self.session(id), text, cursor, limiter=self._completion_limiter)
+
+    # -- internals ------------------------------------------------------------
+
+    def _get_or_create(self, id: str | None, *, autodispose: bool) -> ScriptSession:
+        if id is None:
+            id = f"job-{next(self._fresh_ids)}"
+            while id in self._sessions:
+                id = f"job-{next(self._fresh_ids)}"
+        elif id in self._sessions:
+            return self._sessions[id]
+        else:
+            check_session_id(id)
+        session = ScriptSession(
+            id,
+            namespace=self._namespace,
+            autodispose=autodispose,
+            output_limit=self.output_limit,
+            flags=self._flags,
+            script_files=self._script_files,
+            on_change=self._session_changed,
+        )
+        self._sessions[id] = session
+        self._session_changed(session)
+        return session
+
+    def _session_changed(self, session: ScriptSession) -> None:
+        # In the trio thread (see ScriptSession._announce); must not raise.
+        for watcher in self._watchers:
+            if watcher.matches(session.id):
+                watcher.offer(session)
+
+    def _match(self, target: str) -> list[ScriptSession]:
+        if is_pattern(target):
+            return self.sessions(target)
+        session = self._sessions.get(target)
+        return [] if session is None else [session]
+
+    def _resolve(self, ids: Iterable[str]) -> list[ScriptSession]:
+        found: dict[str, ScriptSession] = {}
+        for target in ids:
+            matched = self._match(target)
+            if not matched and not is_pattern(target):
+                self.session(target)  # raises SessionNotFound with its sentence
+            found.update((s.id, s) for s in matched)
+        return list(found.values())
+
+    def _drop(self, session: ScriptSession) -> None:
+        if self._sessions.get(session.id) is session:
+            del self._sessions[session.id]
+        session._close()
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.fire()

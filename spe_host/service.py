@@ -1,0 +1,308 @@
+"""The service: the operations every front end calls, with who calls them and whether they may.
+
+Theory of operation
+-------------------
+The socket server, the HTTP API and the dashboard all do the same few things to a
+host: run code, start a job, list, stop, wait, receive, remove, complete, follow a
+session's output and watch state changes. They differ only in how a request arrives.
+So each operation is written once here, transport-neutral, and takes a
+:class:`Principal` - the role a request has, and who it is for logs, stop tickets and
+the journal ("uid 1000 (pid 4242)", "127.0.0.1:51234", "embedding program").
+
+Authorization is by *operation* (:class:`Operation`), not by the name a wire message
+or an HTTP route happens to have: an operator may look and stop (list, wait, receive,
+follow, watch, stop) but never run code, complete (completion evaluates attributes of
+live objects), start or remove. Every method checks first, then calls the engine.
+
+Values that go out are the :mod:`spe_host._model` snapshots, never live engine
+objects; the one exception is :class:`~spe_host.engine.Follower`, the engine's cursor
+over a session's output, which a front end drives at the pace its client reads.
+Values the engine refuses as arguments (``ValueError``: an invalid id, an unreadable
+script path) become :class:`InvalidArgument`, so every front end answers them the same.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ._errors import PermissionDenied, SessionNotFound, SpeError
+from ._model import (
+    Completion,
+    ExecutionResult,
+    Progress,
+    Role,
+    SessionInfo,
+    SessionState,
+    StateChange,
+    StopOutcome,
+)
+
+# Follower and Host are re-exported: the layers above name them only through here.
+from .engine import Follower, Host, InputHandler
+
+__all__ = [
+    "EMBEDDING_PROGRAM",
+    "OPERATOR_OPERATIONS",
+    "Follower",
+    "Host",
+    "InvalidArgument",
+    "Operation",
+    "Principal",
+    "Service",
+]
+
+logger = logging.getLogger("spe_host.service")
+
+
+class Operation(enum.StrEnum):
+    """What a request asks of the host; the unit of authorization."""
+
+    EXECUTE = "execute"
+    START = "start"
+    LIST = "list"
+    STOP = "stop"
+    WAIT = "wait"
+    RECEIVE = "receive"
+    REMOVE = "remove"
+    COMPLETE = "complete"
+    FOLLOW = "follow"
+    WATCH = "watch"
+
+
+#: What an operator may do; everything else needs the admin role, because it runs code,
+#: evaluates live objects (completion) or destroys sessions.
+OPERATOR_OPERATIONS: Final = frozenset(
+    {
+        Operation.LIST,
+        Operation.STOP,
+        Operation.WAIT,
+        Operation.RECEIVE,
+        Operation.FOLLOW,
+        Operation.WATCH,
+    }
+)
+
+
+class InvalidArgument(SpeError, ValueError):
+    """A request named a value the host refuses (an invalid id, an unreadable file)."""
+
+    code = "bad_request"
+    http_status = 422
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who makes a request, and with which role.
+
+    Attributes:
+        role: What the credentials may do.
+        peer: Who it is, for people: ``uid 1000 (pid 4242)`` on a unix socket, the
+            address on TCP, ``embedding program`` in-process.
+        connection: Which connection or logon session it came through, if any.
+    """
+
+    role: Role
+    peer: str
+    connection: str | None = None
+
+    def __str__(self) -> str:
+        return self.peer if self.connection is None else f"{self.peer} ({self.connection})"
+
+
+#: The embedding program itself: the host's own process, with every right.
+EMBEDDING_PROGRAM: Final = Principal(Role.ADMIN, "embedding program")
+
+
+class Service:
+    """The host's operations, authorized per principal.
+
+    Args:
+        host: The host to serve; the service never owns it (a listener that ends
+            leaves the host and its sessions alone).
+    """
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+
+    @property
+    def name(self) -> str:
+        """The host's name (for greetings, sockets and connection files)."""
+        return self._host.name
+
+    def authorize(self, principal: Principal, operation: Operation) -> None:
+        """Raise unless ``principal`` may perform ``operation``.
+
+        Raises:
+            PermissionDenied: The role may not do it (the message says which role may).
+        """
+        if principal.role is Role.ADMIN or operation in OPERATOR_OPERATIONS:
+            return
+        raise PermissionDenied(
+            f"{operation.value!r} needs the admin role: an operator token may list, receive, "
+            "wait, subscribe and stop sessions, but not execute; connect with the admin token "
+            "to run code"
+        )
+
+    # -- running code -------------------------------------------------------------
+
+    async def execute(
+        self,
+        principal: Principal,
+        session: str,
+        code: str,
+        *,
+        interactive: bool = True,
+        input_handler: InputHandler | None = None,
+    ) -> ExecutionResult:
+        """Run ``code`` in ``session`` (created if missing) and return its result.
+
+        Follow the run's output with :meth:`follow` from :meth:`output_offset`, read
+        just before this call: the run starts without yielding, so nothing it prints
+        can come before that offset.
+        """
+        self.authorize(principal, Operation.EXECUTE)
+        with _arguments():
+            return await self._host.execute(
+                session, code, interactive=interactive, input_handler=input_handler
+            )
+
+    def start(
+        self,
+        principal: Principal,
+        session: str | None,
+        code: str | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        args: dict[str, Any] | None = None,
+        name: str | None = None,
+        autodispose: bool | None = None,
+    ) -> SessionInfo:
+        """Start a background run; return the session, already RUNNING."""
+        self.authorize(principal, Operation.START)
+        with _arguments():
+            started = self._host.start(
+                session, code, path=path, args=args, name=name, autodispose=autodispose
+            )
+        logger.info("%s started a job in session %r", principal, started.id)
+        return started.info()
+
+    async def complete(
+        self, principal: Principal, session: str, text: str, cursor: int
+    ) -> list[Completion]:
+        """Completion candidates for ``text`` at ``cursor`` in the session's namespace."""
+        self.authorize(principal, Operation.COMPLETE)
+        return await self._host.complete(session, text, cursor)
+
+    # -- looking ----------------------------------------------------------------------
+
+    def sessions(
+        self, principal: Principal, *patterns: str, state: SessionState | str | None = None
+    ) -> list[SessionInfo]:
+        """Snapshots of the sessions matching ``patterns`` (all when none is given)."""
+        self.authorize(principal, Operation.LIST)
+        with _arguments():
+            return [s.info() for s in self._host.sessions(*patterns, state=state)]
+
+    def session(self, principal: Principal, session: str) -> SessionInfo:
+        """The snapshot of one session.
+
+        Raises:
+            SessionNotFound: No session has that id.
+        """
+        self.authorize(principal, Operation.LIST)
+        return self._host.session(session).info()
+
+    async def wait(
+        self,
+        principal: Principal,
+        *sessions: str,
+        timeout: float | None = None,
+        any: bool = False,
+    ) -> list[SessionInfo]:
+        """Wait for sessions to finish; return those (of the named) no longer running."""
+        self.authorize(principal, Operation.WAIT)
+        finished = await self._host.wait(*sessions, timeout=timeout, any=any)
+        return [s.info() for s in finished]
+
+    def receive(self, principal: Principal, session: str, *, keep: bool = False) -> ExecutionResult:
+        """The result of the session's last run (cleared unless ``keep``)."""
+        self.authorize(principal, Operation.RECEIVE)
+        return self._host.receive(session, keep=keep)
+
+    def output_offset(self, principal: Principal, session: str) -> int:
+        """Where the session's output ends now (0 for a session that does not exist yet)."""
+        self.authorize(principal, Operation.FOLLOW)
+        try:
+            return self._host.session(session).output.end_offset
+        except SessionNotFound:
+            return 0
+
+    def follow(
+        self,
+        principal: Principal,
+        session: str,
+        from_offset: int = 0,
+        *,
+        chunk_chars: int = 64 * 1024,
+        progress: Progress | None = None,
+    ) -> Follower:
+        """A cursor over the session's output and progress from ``from_offset``."""
+        self.authorize(principal, Operation.FOLLOW)
+        with _arguments():
+            return self._host.follow(
+                session, from_offset, chunk_chars=chunk_chars, progress=progress
+            )
+
+    @contextmanager
+    def attached(self, principal: Principal, session: str) -> Iterator[SessionInfo]:
+        """Hold the session from idle expiry while a client is attached to it."""
+        self.authorize(principal, Operation.FOLLOW)
+        live = self._host.session(session)
+        with live.hold():
+            yield live.info()
+
+    def watch(
+        self, principal: Principal, *patterns: str
+    ) -> AbstractAsyncContextManager[AsyncIterator[StateChange]]:
+        """State changes of the sessions matching ``patterns``, pushed as they happen."""
+        self.authorize(principal, Operation.WATCH)
+        return self._host.watch(*patterns)
+
+    # -- controlling ------------------------------------------------------------------
+
+    def stop(self, principal: Principal, *targets: str) -> dict[str, StopOutcome]:
+        """Ask sessions to stop at their next statement; never waits."""
+        self.authorize(principal, Operation.STOP)
+        outcomes = self._host.stop(*targets)
+        requested = [key for key, o in outcomes.items() if o is StopOutcome.REQUESTED]
+        if requested:
+            logger.info("%s asked session(s) %s to stop", principal, ", ".join(requested))
+        return outcomes
+
+    async def remove(self, principal: Principal, *sessions: str, force: bool = False) -> list[str]:
+        """Remove sessions; return the ids that are gone."""
+        self.authorize(principal, Operation.REMOVE)
+        targets = self._host.sessions(*sessions)
+        await self._host.remove(*sessions, force=force)
+        removed = [s.id for s in targets if s.state is SessionState.CLOSED]
+        if removed:
+            logger.info("%s removed session(s) %s", principal, ", ".join(removed))
+        return removed
+
+
+@contextmanager
+def _arguments() -> Iterator[None]:
+    # The engine says ValueError for values it refuses; a SpeError that is also a
+    # ValueError (InvalidArgument itself) passes unchanged.
+    try:
+        yield
+    except SpeError:
+        raise
+    except ValueError as exc:
+        raise InvalidArgument(str(exc)) from None

@@ -1,0 +1,284 @@
+"""JSON <-> typed values: messages, _model records, frames, versions and error codes.
+
+Theory of operation
+-------------------
+Encoding and decoding follow each class's field annotations (:mod:`._schema`):
+:func:`to_json` turns a message or a :mod:`spe_host._model` value into a JSON-ready
+dict (enums as their strings, nested records as objects); :func:`from_json` and
+:func:`message_from_json` go the other way, check every field, ignore unknown keys,
+and raise :class:`~spe_host.RemoteProtocolError` with a sentence saying what was
+wrong. :func:`encode_message` makes the bytes of one frame. Nothing here re-decodes
+what it encodes: a message checked its fields when it was built.
+
+The error mapping is one table both ways: :func:`error_for` gives the ``(code,
+message)`` of an ``error`` answer for an exception, :func:`exception_for` the
+exception a client raises for one, so a remote caller catches the same classes as an
+in-process one.
+"""
+
+from __future__ import annotations
+
+import json
+import reprlib
+from typing import Final, TypeVar
+
+from spe_host._errors import (
+    AuthenticationError,
+    LocalProtocolError,
+    PermissionDenied,
+    RemoteProtocolError,
+    SessionBusy,
+    SessionNotFound,
+    SpeError,
+)
+
+from ._events import (
+    ERROR_CODES,
+    PROTOCOL_VERSION,
+    VERSION_RE,
+    Done,
+    Error,
+    InputRequest,
+    Message,
+    Output,
+    Progress,
+    Result,
+    StateChanged,
+    Welcome,
+)
+from ._requests import (
+    Cancel,
+    Complete,
+    Execute,
+    Hello,
+    InputReply,
+    ListSessions,
+    Receive,
+    Remove,
+    Start,
+    Stop,
+    Subscribe,
+    Wait,
+    Watch,
+)
+from ._schema import JSON, Invalid, decode, describe, encode
+
+__all__ = [
+    "MESSAGE_TYPES",
+    "check_version",
+    "encode_message",
+    "error_for",
+    "exception_for",
+    "from_json",
+    "message_from_json",
+    "request_id_of",
+    "to_json",
+]
+
+#: Every message class by its wire ``"type"``.
+MESSAGE_TYPES: Final[dict[str, type[Message]]] = {
+    cls.TYPE: cls
+    for cls in (
+        Hello,
+        Execute,
+        Start,
+        ListSessions,
+        Stop,
+        Wait,
+        Receive,
+        Remove,
+        Complete,
+        Subscribe,
+        Watch,
+        Cancel,
+        InputReply,
+        Welcome,
+        Output,
+        Progress,
+        InputRequest,
+        StateChanged,
+        Done,
+        Result,
+        Error,
+    )
+}
+
+_R = TypeVar("_R")
+_MAJOR: Final = PROTOCOL_VERSION.split(".")[0]
+_INTERNAL_MESSAGE: Final = "an internal error occurred; see the host's log"
+
+
+def to_json(value: object) -> dict[str, JSON]:
+    """Return a message or a model value as a JSON-ready dict (field names are wire names).
+
+    Args:
+        value: A :class:`Message` (its ``"type"`` comes first), or a value type of
+            :mod:`spe_host._model`.
+    """
+    if isinstance(value, Message):
+        return value.to_json()
+    return encode(value)
+
+
+def from_json(cls: type[_R], obj: object) -> _R:
+    """Build a message or a model value from a decoded JSON object, checking every field.
+
+    Unknown keys are ignored, so that a peer speaking a newer minor version can add
+    optional fields.
+
+    Raises:
+        RemoteProtocolError: A field is missing, has the wrong type or a bad value.
+    """
+    try:
+        return decode(cls, obj, f"the {cls.__name__}")
+    except Invalid as exc:
+        raise RemoteProtocolError(str(exc)) from None
+
+
+def id_in(obj: object) -> int | None:
+    """The request id of a decoded frame, if it has a valid one."""
+    if isinstance(obj, dict):
+        value = obj.get("id")
+        if type(value) is int and value >= 0:
+            return value
+    return None
+
+
+def request_id_of(exc: BaseException) -> int | None:
+    """Return the request id a :class:`RemoteProtocolError` was raised for, if known.
+
+    Args:
+        exc: An exception raised by :meth:`Connection.next_event` or
+            :func:`message_from_json`.
+
+    Returns:
+        The ``id`` of the offending frame when it could be parsed, else None.
+    """
+    value = getattr(exc, "request_id", None)
+    return value if type(value) is int else None
+
+
+def message_from_json(obj: object) -> Message:
+    """Build a message from a decoded JSON object, checking every field.
+
+    This checks the message on its own; which side may send it, and when, is
+    :class:`Connection`'s business.
+
+    Args:
+        obj: What ``json.loads`` returned for one frame.
+
+    Returns:
+        The typed message.
+
+    Raises:
+        RemoteProtocolError: ``obj`` is not a valid message (``bad_request``); the
+            exception carries the frame's request id when there was one.
+    """
+    request_id = id_in(obj)
+    if not isinstance(obj, dict):
+        raise RemoteProtocolError(f"a frame must hold a JSON object, not {describe(obj)}")
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise RemoteProtocolError(
+            "the message has no 'type' string naming what it is", request_id=request_id
+        )
+    cls = MESSAGE_TYPES.get(kind)
+    if cls is None:
+        raise RemoteProtocolError(
+            f"{reprlib.repr(kind)} is not a message type this side knows",
+            request_id=request_id,
+        )
+    try:
+        return decode(cls, obj, f"the '{kind}' message")
+    except Invalid as exc:
+        raise RemoteProtocolError(str(exc), request_id=request_id) from None
+
+
+def encode_message(message: Message) -> bytes:
+    """Return the frame of one message, newline excluded, whatever the connection's state.
+
+    :meth:`Connection.send` uses it after its checks; a server may use it to measure
+    what an answer would take.
+
+    Raises:
+        LocalProtocolError: The message holds a value that is not JSON.
+    """
+    obj = message.to_json()
+    try:
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise LocalProtocolError(
+            f"the '{message.TYPE}' message holds a value that is not JSON: {exc}"
+        ) from None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates (e.g. from a decoded "\\ud800" escape) cannot be UTF-8;
+        # escaped ASCII JSON carries them intact.
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("ascii")
+
+
+def check_version(peer_version: str) -> None:
+    """Check that the peer's protocol version is compatible with ours.
+
+    Versions are ``MAJOR.MINOR``; peers are compatible when the majors are equal. A
+    minor release only adds optional fields, which older peers ignore.
+
+    Args:
+        peer_version: The ``version`` from the peer's ``hello`` or ``welcome``.
+
+    Raises:
+        RemoteProtocolError: The version is malformed or its major differs from ours.
+    """
+    match = VERSION_RE.fullmatch(peer_version)
+    if match is None:
+        raise RemoteProtocolError(
+            f"the peer's protocol version {reprlib.repr(peer_version)} is not of the form "
+            f"MAJOR.MINOR; this side speaks {PROTOCOL_VERSION}"
+        )
+    # Compared as text: the regex forbids leading zeros, and int() of a huge string fails.
+    if match[1] != _MAJOR:
+        raise RemoteProtocolError(
+            f"the peer speaks protocol version {reprlib.repr(peer_version)}, which is "
+            f"incompatible with version {PROTOCOL_VERSION} spoken here; upgrade the older side"
+        )
+
+
+def error_for(exc: BaseException) -> tuple[str, str]:
+    """Map an exception to the ``(code, message)`` of an ``error`` message.
+
+    Args:
+        exc: The exception a request raised.
+
+    Returns:
+        The exception's wire code and text for an :class:`SpeError`; for anything else
+        ``("internal", ...)`` with a fixed sentence, so no internals leak to clients.
+    """
+    if isinstance(exc, SpeError) and exc.code in ERROR_CODES:
+        return exc.code, str(exc) or f"the request failed ({exc.code})"
+    return "internal", _INTERNAL_MESSAGE
+
+
+_EXCEPTIONS: Final[dict[str, type[SpeError]]] = {
+    "not_found": SessionNotFound,
+    "busy": SessionBusy,
+    "unauthorized": AuthenticationError,
+    "forbidden": PermissionDenied,
+}
+
+
+def exception_for(code: str, message: str) -> SpeError:
+    """Map the ``code`` and ``message`` of an ``error`` message back to an exception.
+
+    Args:
+        code: The wire code.
+        message: The sentence that came with it.
+
+    Returns:
+        An exception of the class the server raised, so :func:`error_for` gives back the
+        same pair: ``bad_request`` and ``too_large`` become :class:`RemoteProtocolError`
+        with that ``error_code``; ``internal`` and unknown codes become :class:`SpeError`.
+    """
+    if code in ("bad_request", "too_large"):
+        return RemoteProtocolError(message, error_code=code)
+    return _EXCEPTIONS.get(code, SpeError)(message)

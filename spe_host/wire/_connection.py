@@ -1,0 +1,331 @@
+"""Connection: one end of an spe_host connection, as a state machine without I/O.
+
+Theory of operation
+-------------------
+A connection carries newline-delimited JSON: every frame is one JSON object encoded as
+UTF-8 and terminated by ``\\n``. :class:`Connection` turns bytes into events and
+messages into bytes; it never touches a socket, a clock or trio, so the server, the
+client library and the tests drive it the same way (h11's design, shrunk to one
+frame format)::
+
+    conn.receive_data(chunk)         # b"" means the peer closed its side
+    while (event := conn.next_event()) is not NEED_DATA:
+        if event is CLOSED: ...
+        handle(event)                # a Message, or on a server a Refused
+    transport.send_all(conn.send(reply))
+
+It checks everything that can be checked without knowing about sessions:
+
+* the frame: its size, UTF-8, JSON, the type of every field. Until the greeting is
+  done (a server has sent ``welcome``, a client has received it) frames from the peer
+  are limited to ``handshake_max_frame``, so a stranger cannot make us buffer
+  ``max_frame`` bytes;
+* the handshake: a client's first message is ``hello``, a server's ``welcome`` or
+  ``error``, each side greets once, and the major protocol versions agree;
+* which side may send which message;
+* the request lifecycle (:mod:`._lifecycle`): ids in flight, the in-flight limit, one
+  final answer per request, the events that belong to each request, ``input_request``
+  and ``input_reply`` pairing, and ``cancel``.
+
+Anything wrong with what the peer sent raises :class:`~spe_host.RemoteProtocolError`
+(wire code ``bad_request``, or ``too_large`` for an oversized frame) with a sentence
+for people and, when the frame had one, the request ``id`` (see
+:func:`~spe_host.wire.request_id_of`), so a server can answer that request before it
+closes the connection. After that the connection is broken: every later
+:meth:`Connection.next_event` raises again. A request a server will not take (its id
+is in flight, or too many are) is not an error of the connection: ``next_event``
+returns a :class:`~spe_host.wire.Refused` for it and goes on. Trying to send what the
+protocol forbids raises :class:`~spe_host.LocalProtocolError` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Set
+from typing import Final
+
+from spe_host._errors import LocalProtocolError, RemoteProtocolError
+
+from ._codec import check_version, encode_message, id_in, message_from_json
+from ._events import DEFAULT_MAX_FRAME, Error, Message, Refused, Request, Side, Welcome
+from ._lifecycle import Answer, Lifecycle
+from ._requests import Hello
+
+__all__ = ["CLOSED", "HANDSHAKE_MAX_FRAME", "MAX_IN_FLIGHT", "NEED_DATA", "Connection"]
+
+#: The frame limit until the greeting is done: a hello is a few hundred bytes.
+HANDSHAKE_MAX_FRAME: Final = 64 * 1024
+#: Requests one connection may have in flight on the server; more are refused with
+#: ``busy``, as OpenSSH refuses channels beyond MaxSessions. Far above what a REPL needs.
+MAX_IN_FLIGHT: Final = 256
+
+
+class _Sentinel(type):
+    def __repr__(cls) -> str:
+        return cls.__name__
+
+
+class NEED_DATA(metaclass=_Sentinel):
+    """Returned by :meth:`Connection.next_event` when no complete frame is buffered."""
+
+
+class CLOSED(metaclass=_Sentinel):
+    """Returned by :meth:`Connection.next_event` once the peer has closed cleanly."""
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+class Connection:
+    """One end of an spe_host connection, as a state machine without I/O.
+
+    Args:
+        our_role: ``"client"`` or ``"server"``.
+        max_frame: The largest frame, in bytes without its newline, that either side may
+            send. A longer frame from the peer raises ``too_large`` as soon as that many
+            bytes are buffered without a newline.
+        handshake_max_frame: The limit on the peer's frames until the greeting is done.
+        max_in_flight: How many requests a server accepts at once; one more is
+            :class:`Refused` with ``busy``. A client does not enforce it.
+
+    Attributes:
+        our_role: The role passed in.
+        their_role: The other role.
+        max_frame: The frame limit.
+        handshake_max_frame: The frame limit before the greeting is done.
+        max_in_flight: The in-flight limit.
+    """
+
+    def __init__(
+        self,
+        our_role: Side,
+        *,
+        max_frame: int = DEFAULT_MAX_FRAME,
+        handshake_max_frame: int = HANDSHAKE_MAX_FRAME,
+        max_in_flight: int = MAX_IN_FLIGHT,
+    ) -> None:
+        if our_role not in ("client", "server"):
+            raise ValueError(f"our_role must be 'client' or 'server', not {our_role!r}")
+        for name, value in (
+            ("max_frame", max_frame),
+            ("handshake_max_frame", handshake_max_frame),
+            ("max_in_flight", max_in_flight),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be positive, not {value}")
+        self.our_role: Side = our_role
+        self.their_role: Side = "server" if our_role == "client" else "client"
+        self.max_frame = max_frame
+        self.handshake_max_frame = handshake_max_frame
+        self.max_in_flight = max_in_flight
+        self._lifecycle = Lifecycle(max_in_flight if our_role == "server" else None)
+        self._buffer = bytearray()
+        # The first _scanned bytes of _buffer hold no newline; resuming the search there
+        # keeps a frame fed one byte at a time linear.
+        self._scanned = 0
+        self._eof = False
+        self._error: RemoteProtocolError | None = None
+        self._they_greeted = False  # hello (or welcome) received
+        self._we_greeted = False  # hello (or welcome) sent
+
+    # -- the request lifecycle, for the caller's use ---------------------------------------
+
+    @property
+    def in_flight(self) -> Set[int]:
+        """The ids of the requests in flight (a read-only view; cancels not included)."""
+        return self._lifecycle.in_flight
+
+    def cancellable(self, target: int) -> bool:
+        """Whether ``target`` is a ``subscribe`` or ``watch`` in flight (what ``cancel`` ends)."""
+        return self._lifecycle.cancellable(target)
+
+    def input_pending(self, request_id: int) -> bool:
+        """Whether an ``input_request`` of ``request_id`` waits for its ``input_reply``."""
+        return self._lifecycle.input_pending(request_id)
+
+    @property
+    def _frame_limit(self) -> int:
+        greeted = self._we_greeted if self.our_role == "server" else self._they_greeted
+        return self.max_frame if greeted else min(self.max_frame, self.handshake_max_frame)
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Add bytes received from the peer; call :meth:`next_event` afterwards.
+
+        Args:
+            data: The bytes read, or ``b""`` when the peer closed the connection.
+
+        Raises:
+            RuntimeError: Data arrived after ``b""``.
+        """
+        if self._eof and data:
+            raise RuntimeError("received data after the end of the stream")
+        if not data:
+            self._eof = True
+        elif self._error is None:  # a broken connection has nothing to parse
+            self._buffer += data
+
+    def next_event(self) -> Message | Refused | type[NEED_DATA] | type[CLOSED]:
+        """Parse the next complete frame.
+
+        A line holding only whitespace (a bare ``\\n``) is a keep-alive and is skipped,
+        and so is an ``input_reply`` that no input waits for (a server's side).
+
+        Returns:
+            The next message; on a server's side a :class:`Refused` for a request it
+            does not accept; :data:`NEED_DATA` when no complete frame is buffered;
+            :data:`CLOSED` once the peer has closed and every frame was consumed.
+
+        Raises:
+            RemoteProtocolError: The peer broke the protocol. The connection stays
+                broken: every later call raises again.
+        """
+        if self._error is not None:
+            raise RemoteProtocolError(
+                f"the connection is broken by an earlier protocol error: {self._error}",
+                error_code=self._error.error_code,
+            )
+        try:
+            return self._next_event()
+        except RemoteProtocolError as exc:
+            self._error = exc
+            self._buffer.clear()
+            if self.our_role == "server" and exc.request_id is not None:
+                self._lifecycle.owe_error(exc.request_id)
+            raise
+
+    def _next_event(self) -> Message | Refused | type[NEED_DATA] | type[CLOSED]:
+        while True:
+            limit = self._frame_limit
+            end = self._buffer.find(b"\n", self._scanned)
+            if end < 0:
+                self._scanned = len(self._buffer)
+                if self._scanned > limit:
+                    raise self._too_large(limit)
+                if self._eof:
+                    if self._buffer:
+                        raise RemoteProtocolError("the connection closed in the middle of a frame")
+                    return CLOSED
+                return NEED_DATA
+            if end > limit:
+                raise self._too_large(limit)
+            line = bytes(self._buffer[:end])
+            del self._buffer[: end + 1]
+            self._scanned = 0
+            if line.strip(b" \t\r"):
+                event = self._accept(*self._parse(line))
+                if event is not None:
+                    return event
+
+    @staticmethod
+    def _too_large(limit: int) -> RemoteProtocolError:
+        return RemoteProtocolError(
+            f"a frame is longer than the limit of {limit} bytes", error_code="too_large"
+        )
+
+    @staticmethod
+    def _parse(line: bytes) -> tuple[Message, int | None]:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RemoteProtocolError("the frame is not valid UTF-8") from None
+        try:
+            obj = json.loads(text, parse_constant=_reject_constant)
+        except json.JSONDecodeError as exc:
+            raise RemoteProtocolError(
+                f"the frame is not valid JSON ({exc.msg} at character {exc.pos})"
+            ) from None
+        except (ValueError, RecursionError) as exc:
+            # ValueError: NaN/Infinity or an integer too long to convert; RecursionError:
+            # arrays nested thousands deep.
+            raise RemoteProtocolError(
+                f"the frame is not acceptable JSON ({type(exc).__name__})"
+            ) from None
+        return message_from_json(obj), id_in(obj)
+
+    def _accept(self, message: Message, request_id: int | None) -> Message | Refused | None:
+        if self.their_role != message.SENDER:
+            raise RemoteProtocolError(
+                f"a {self.their_role} may not send '{message.TYPE}' messages",
+                request_id=request_id,
+            )
+        if isinstance(message, Hello | Welcome):
+            if self._they_greeted:
+                raise RemoteProtocolError(f"'{message.TYPE}' may be sent only once")
+            check_version(message.version)
+            self._they_greeted = True
+            return message
+        if not self._they_greeted:
+            if self.their_role == "client":
+                raise RemoteProtocolError(
+                    "the first message must be hello, with the protocol version and the "
+                    f"credentials; got '{message.TYPE}'",
+                    request_id=request_id,
+                )
+            if not isinstance(message, Error):
+                raise RemoteProtocolError(
+                    f"the server's first message must be welcome or error; got '{message.TYPE}'"
+                )
+        if isinstance(message, Request):
+            return self._lifecycle.received_request(message)
+        assert isinstance(message, Answer)  # every other server message belongs to an id
+        problem = self._lifecycle.check_answer(message)
+        if problem is not None:
+            raise RemoteProtocolError(f"the server sent {problem}", request_id=request_id)
+        self._lifecycle.answered(message)
+        return message
+
+    # -- sending -------------------------------------------------------------------------
+
+    def send(self, message: Message) -> bytes:
+        """Serialise a message into one frame.
+
+        A request the client sends goes in flight; a final answer the server sends
+        (``done``, ``result``, or ``error`` with an id) ends its request.
+
+        Args:
+            message: The message to send.
+
+        Returns:
+            The bytes to write, newline included.
+
+        Raises:
+            LocalProtocolError: Our role may not send this message now (the handshake
+                order, or the request lifecycle forbids it), a value is not JSON, or the
+                frame would exceed ``max_frame`` (``too_large``). Nothing changes in the
+                connection's state.
+        """
+        if self.our_role != message.SENDER:
+            raise LocalProtocolError(f"a {self.our_role} may not send '{message.TYPE}' messages")
+        greeting = isinstance(message, Hello | Welcome)
+        if greeting and self._we_greeted:
+            raise LocalProtocolError(f"'{message.TYPE}' may be sent only once")
+        if not greeting and not self._we_greeted and not isinstance(message, Error):
+            first = "hello" if self.our_role == "client" else "welcome or error"
+            raise LocalProtocolError(
+                f"the first message must be {first}; '{message.TYPE}' cannot come before it"
+            )
+        if isinstance(message, Request):
+            problem = self._lifecycle.check_request(message)
+        elif isinstance(message, Answer):
+            problem = self._lifecycle.check_answer(message)
+        else:
+            problem = None
+        if problem is not None:
+            raise LocalProtocolError(f"cannot send {problem}")
+        frame = encode_message(message)
+        if len(frame) > self.max_frame:
+            raise LocalProtocolError(
+                f"the '{message.TYPE}' message is {len(frame)} bytes, longer than the frame "
+                f"limit of {self.max_frame} bytes",
+                error_code="too_large",
+            )
+        if greeting:
+            self._we_greeted = True
+        elif isinstance(message, Request):
+            self._lifecycle.sent_request(message)
+        elif isinstance(message, Answer):
+            self._lifecycle.answered(message)
+        return frame + b"\n"

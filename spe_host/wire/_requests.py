@@ -1,0 +1,258 @@
+"""The messages a client sends: its greeting, and the requests.
+
+Every request derives from :class:`~spe_host.wire.Request` and so carries an ``id``.
+Two of them are not requests of their own in the lifecycle that
+:class:`~spe_host.wire.Connection` keeps: ``input_reply`` answers an
+``input_request`` of an ``execute`` (and takes that execute's id), and ``cancel``
+ends a ``subscribe`` or a ``watch`` and is answered at once. Checks beyond a field's
+type (a non-empty list, a cursor inside its text) are each class's ``_problem``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from ._events import SESSION_STATES, Message, Request, Side, one_of, version_problem
+from ._schema import JSON
+
+__all__ = [
+    "Cancel",
+    "Complete",
+    "Execute",
+    "Hello",
+    "InputReply",
+    "ListSessions",
+    "Receive",
+    "Remove",
+    "Start",
+    "Stop",
+    "Subscribe",
+    "Wait",
+    "Watch",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hello(Message):
+    """The client's greeting; it must be the first message a client sends.
+
+    Attributes:
+        version: The protocol version the client speaks (``MAJOR.MINOR``).
+        token: The access token, or None where the transport authenticates the peer
+            (unix sockets check the peer's uid).
+        client: A free-form name for the client program.
+    """
+
+    TYPE: ClassVar[str] = "hello"
+    SENDER: ClassVar[Side] = "client"
+    version: str
+    # repr=False: a logged hello must not leak the secret.
+    token: str | None = field(default=None, repr=False)
+    client: str = "spe-host"
+
+    def _problem(self) -> str | None:
+        return version_problem(self.version)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Execute(Request):
+    """Run code in the foreground; answered by events and then ``done``.
+
+    Attributes:
+        session: The session to run in (created if missing).
+        code: The source code.
+        interactive: Show and bind ``_`` to expression values, like the Python REPL.
+    """
+
+    TYPE: ClassVar[str] = "execute"
+    session: str
+    code: str
+    interactive: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Start(Request):
+    """Run code or a file in the background; answered by a ``SessionInfo`` result.
+
+    Attributes:
+        session: The session id, or None for a fresh session (autodispose on).
+        code: The source code (exactly one of ``code`` and ``path``).
+        path: A script file on the host's machine (exactly one of ``code`` and ``path``).
+        args: Variables to bind in the session's namespace first.
+        name: A human-friendly name for the session.
+        autodispose: Remove the session once its result is received (None: host default).
+    """
+
+    TYPE: ClassVar[str] = "start"
+    session: str | None = None
+    code: str | None = None
+    path: str | None = None
+    args: dict[str, JSON] | None = None
+    name: str | None = None
+    autodispose: bool | None = None
+
+    def _problem(self) -> str | None:
+        if (self.code is None) == (self.path is None):
+            return "exactly one of 'code' and 'path' must be given"
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListSessions(Request):
+    """List sessions (wire type ``list``); answered by a list of ``SessionInfo``.
+
+    Attributes:
+        patterns: Ids or fnmatch wildcards; empty means every session.
+        state: Only sessions in this state, or None for any state.
+    """
+
+    TYPE: ClassVar[str] = "list"
+    patterns: list[str] = field(default_factory=list)
+    state: str | None = None
+
+    def _problem(self) -> str | None:
+        return one_of("state", self.state, SESSION_STATES)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stop(Request):
+    """Ask sessions to stop at their next statement; answered by ``{id: outcome}``.
+
+    Attributes:
+        targets: Session ids or wildcards (at least one).
+    """
+
+    TYPE: ClassVar[str] = "stop"
+    targets: list[str]
+
+    def _problem(self) -> str | None:
+        return None if self.targets else "'targets' must not be empty"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Wait(Request):
+    """Wait for sessions to finish; answered by the list of finished ``SessionInfo``.
+
+    Attributes:
+        sessions: Session ids (at least one).
+        timeout: Seconds to wait at most, or None to wait as long as it takes.
+        any: Return as soon as one of them has finished.
+    """
+
+    TYPE: ClassVar[str] = "wait"
+    sessions: list[str]
+    timeout: float | None = None
+    any: bool = False
+
+    def _problem(self) -> str | None:
+        if not self.sessions:
+            return "'sessions' must not be empty"
+        if self.timeout is not None and self.timeout < 0:
+            return "'timeout' must not be negative"
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Receive(Request):
+    """Fetch the last execution's result; answered by an ``ExecutionResult``.
+
+    Attributes:
+        session: The session id.
+        keep: Keep the result (and output) instead of clearing it.
+    """
+
+    TYPE: ClassVar[str] = "receive"
+    session: str
+    keep: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Remove(Request):
+    """Remove sessions; answered by the list of removed ids.
+
+    Attributes:
+        sessions: Session ids (at least one).
+        force: Stop running sessions first instead of failing with ``busy``.
+    """
+
+    TYPE: ClassVar[str] = "remove"
+    sessions: list[str]
+    force: bool = False
+
+    def _problem(self) -> str | None:
+        return None if self.sessions else "'sessions' must not be empty"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Complete(Request):
+    """Complete the word before the cursor; answered by a list of ``Completion``.
+
+    Attributes:
+        session: The session whose namespace is used.
+        text: The text being edited.
+        cursor: The cursor position in ``text`` (code points, 0 to ``len(text)``).
+    """
+
+    TYPE: ClassVar[str] = "complete"
+    session: str
+    text: str
+    cursor: int
+
+    def _problem(self) -> str | None:
+        if self.cursor > len(self.text):
+            return f"'cursor' ({self.cursor}) is past the end of 'text' ({len(self.text)})"
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Subscribe(Request):
+    """Stream a session's output until cancelled; ends with a ``null`` result.
+
+    Attributes:
+        session: The session id.
+        from_offset: The first byte offset wanted in the session's output stream.
+    """
+
+    TYPE: ClassVar[str] = "subscribe"
+    session: str
+    from_offset: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Watch(Request):
+    """Stream the state changes of sessions until cancelled; ends with a ``null`` result.
+
+    Answered by ``state`` events (:class:`~spe_host.wire.StateChanged`).
+
+    Attributes:
+        patterns: Session ids or fnmatch wildcards; empty means every session.
+    """
+
+    TYPE: ClassVar[str] = "watch"
+    patterns: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cancel(Request):
+    """End a running ``subscribe`` or ``watch``; answered by whether one was ended.
+
+    Attributes:
+        target: The request id of the ``subscribe`` or ``watch`` to end.
+    """
+
+    TYPE: ClassVar[str] = "cancel"
+    target: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputReply(Request):
+    """Answer an ``input_request``; never answered itself.
+
+    Attributes:
+        id: The request id of the ``execute`` that asked.
+        text: The line typed (without its newline), or None for end of file.
+    """
+
+    TYPE: ClassVar[str] = "input_reply"
+    text: str | None

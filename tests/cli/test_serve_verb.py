@@ -1,0 +1,82 @@
+"""The ``serve`` verb as a composition root: it stops the host's sessions itself.
+
+The server's shutdown is not to stop sessions (restarting one listener must not abort
+another's jobs), so ``spe-host serve`` asks the running sessions to stop before it
+closes its listeners. These tests stand a fake ``spe_host.server.serve`` in for the
+server, one that never stops a session, so they show what the verb does by itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+from support.server import wait_state
+
+import spe_host.server
+from spe_host._errors import SpeError
+from spe_host._model import ExecutionStatus, SessionState
+from spe_host.cli._exits import EXIT_FAILED
+from spe_host.cli._main import main
+from spe_host.cli._parser import build_parser
+from spe_host.cli._serve import run_host
+
+LOOP = "import time\nwhile True:\n    time.sleep(0.01)\n"
+
+
+async def test_serve_stops_running_sessions_before_its_listeners_close(
+    monkeypatch: pytest.MonkeyPatch, runtime: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hosts: list[spe_host.Host] = []
+    states_at_close: list[SessionState] = []
+
+    async def serve_that_never_stops_sessions(
+        host: spe_host.Host, address: str | None, *, task_status: Any, **options: Any
+    ) -> None:
+        hosts.append(host)
+        task_status.started(SimpleNamespace(address="unix:/fake.sock", connection_files={}))
+        try:
+            await trio.sleep_forever()
+        finally:
+            states_at_close.extend(session.state for session in host.sessions())
+
+    monkeypatch.setattr(spe_host.server, "serve", serve_that_never_stops_sessions)
+    args = build_parser().parse_args(["serve", "--shutdown-timeout", "5"])
+    shutdown = trio.Event()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_host, args, shutdown.wait)
+            await trio.testing.wait_all_tasks_blocked()
+            (host,) = hosts
+            job = host.start("nightly", LOOP)
+            await wait_state(host, "nightly", "running")
+            shutdown.set()
+    # Asked to stop while the listener was still open, so its clients heard the end.
+    assert states_at_close in ([SessionState.STOPPING], [SessionState.IDLE])
+    assert job.last is not None
+    assert job.last.status is ExecutionStatus.ABORTED
+    assert "host 'default' is serving" in capsys.readouterr().out
+
+
+def test_a_listener_that_cannot_start_exits_1(
+    monkeypatch: pytest.MonkeyPatch, runtime: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def refuse(host: spe_host.Host, address: str | None, **options: Any) -> None:
+        raise SpeError("cannot listen on tcp://127.0.0.1:80: permission denied")
+
+    monkeypatch.setattr(spe_host.server, "serve", refuse)
+    assert main(["serve", "--listen", "tcp://127.0.0.1:80"]) == EXIT_FAILED
+    err = capsys.readouterr().err
+    assert err == "spe-host: cannot listen on tcp://127.0.0.1:80: permission denied\n"
+
+
+def test_the_idle_timeout_default_is_the_engines(capsys: pytest.CaptureFixture[str]) -> None:
+    # The parser does not import the engine; its help names the engine's default.
+    assert build_parser().parse_args(["serve"]).idle_timeout is None
+    assert main(["serve", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"(default: {spe_host.DEFAULT_IDLE_TIMEOUT:g})" in help_text
