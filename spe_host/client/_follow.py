@@ -18,19 +18,24 @@ same session.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Generic, Self, TypeVar
 
 import trio
 
 from .._errors import SpeError
 from .._model import OutputChunk, ProgressReport, StateChange
-from ..wire import Cancel, Output, Request, Result, StateChanged, Subscribe, Watch
+from ..wire import Cancel, Message, Output, Request, Result, StateChanged, Subscribe, Watch
 from ..wire import Progress as ProgressEvent
 from ._inbox import Inbox
 from ._mux import Multiplexer, next_event
 
 __all__ = ["StateWatch", "Subscription", "chunk_of", "progress_of", "subscription", "watching"]
+
+
+_T = TypeVar("_T")
 
 
 def chunk_of(event: Output) -> OutputChunk:
@@ -45,7 +50,41 @@ def progress_of(event: ProgressEvent) -> ProgressReport:
     return ProgressReport(session=event.session, percent=event.percent, message=event.message)
 
 
-class Subscription:
+class _Stream(abc.ABC, Generic[_T]):
+    """The events of one stream request, as an async iterator of model values.
+
+    Attributes:
+        ended: True once the host ended the stream (its final ``result`` arrived).
+    """
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.ended = False
+        self._inbox = inbox
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> _T:
+        while not self.ended:
+            try:
+                event = await next_event(self._inbox)
+            except SpeError:
+                self.ended = True
+                raise
+            if isinstance(event, Result):
+                self.ended = True
+                continue
+            value = self._value_of(event)
+            if value is not None:
+                return value
+        raise StopAsyncIteration
+
+    @abc.abstractmethod
+    def _value_of(self, event: Message) -> _T | None:
+        """The value an event stands for, or None for an event this stream skips."""
+
+
+class Subscription(_Stream[OutputChunk | ProgressReport]):
     """The events of a :meth:`Client.subscribe` stream, as an async iterator.
 
     Attributes:
@@ -55,56 +94,29 @@ class Subscription:
     """
 
     def __init__(self, inbox: Inbox, from_offset: int) -> None:
+        super().__init__(inbox)
         self.offset = from_offset
-        self.ended = False
-        self._inbox = inbox
 
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> OutputChunk | ProgressReport:
-        while not self.ended:
-            try:
-                event = await next_event(self._inbox)
-            except SpeError:
-                self.ended = True
-                raise
-            if isinstance(event, Output):
-                self.offset = event.offset + len(event.text.encode("utf-8", "surrogatepass"))
-                return chunk_of(event)
-            if isinstance(event, ProgressEvent):
-                return progress_of(event)
-            if isinstance(event, Result):
-                self.ended = True
-        raise StopAsyncIteration
+    def _value_of(self, event: Message) -> OutputChunk | ProgressReport | None:
+        if isinstance(event, Output):
+            self.offset = event.offset + len(event.text.encode("utf-8", "surrogatepass"))
+            return chunk_of(event)
+        if isinstance(event, ProgressEvent):
+            return progress_of(event)
+        return None
 
 
-class StateWatch:
+class StateWatch(_Stream[StateChange]):
     """The state changes of a :meth:`Client.watch` stream, as an async iterator.
 
     Attributes:
         ended: True once the stream has ended.
     """
 
-    def __init__(self, inbox: Inbox) -> None:
-        self.ended = False
-        self._inbox = inbox
-
-    def __aiter__(self) -> StateWatch:
-        return self
-
-    async def __anext__(self) -> StateChange:
-        while not self.ended:
-            try:
-                event = await next_event(self._inbox)
-            except SpeError:
-                self.ended = True
-                raise
-            if isinstance(event, StateChanged):
-                return StateChange(session=event.session, previous=event.previous)
-            if isinstance(event, Result):
-                self.ended = True
-        raise StopAsyncIteration
+    def _value_of(self, event: Message) -> StateChange | None:
+        if isinstance(event, StateChanged):
+            return StateChange(session=event.session, previous=event.previous)
+        return None
 
 
 @asynccontextmanager

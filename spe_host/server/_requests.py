@@ -23,8 +23,6 @@ register their cancel scope, so the reader can end them on ``cancel``.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,18 +31,14 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .._errors import ConnectionLost, LocalProtocolError, SpeError
-from .._model import ExecutionResult, OutputChunk, Progress, dropped_marker
-from ..service import Follower, Operation
+from .._model import ExecutionResult, Progress
+from ..service import Operation
 from ..wire import (
-    JSON,
     Complete,
     Done,
-    Error,
     Execute,
     InputRequest,
     ListSessions,
-    Message,
-    Output,
     Receive,
     Remove,
     Request,
@@ -55,10 +49,9 @@ from ..wire import (
     Subscribe,
     Wait,
     Watch,
-    encode_message,
     to_json,
 )
-from ..wire import Progress as ProgressEvent
+from ._sending import Run, Sender
 
 if TYPE_CHECKING:
     from ._connection import ServerConnection
@@ -85,17 +78,6 @@ class _PendingInput:
         return self._text
 
 
-@dataclasses.dataclass
-class _Run:
-    """The follower of one ``execute``, once its session exists, and its send lock."""
-
-    offset: int
-    follower: Follower | None = None
-    lock: trio.Lock = dataclasses.field(default_factory=trio.Lock)
-    # Items a cancelled pump had taken from the follower but not sent yet.
-    backlog: list[OutputChunk | Progress] = dataclasses.field(default_factory=list)
-
-
 class Requests:
     """The handlers of one connection's requests."""
 
@@ -103,6 +85,7 @@ class Requests:
         self._conn = conn
         self._core = conn.core
         self._service = conn.core.service
+        self._sender = Sender(conn.framed, conn.core.max_frame)
         self._inputs: dict[int, _PendingInput] = {}
         self._streams: dict[int, trio.CancelScope] = {}
         self._handlers: dict[type[Request], Callable[[Any], Any]] = {
@@ -162,125 +145,6 @@ class Requests:
         for pending in list(self._inputs.values()):
             pending.answer(None)
 
-    # -- sending ----------------------------------------------------------------------
-
-    async def _send(self, message: Message, written: trio.Event | None = None) -> None:
-        await self._conn.framed.send(message, written=written)
-
-    async def _reply(self, request_id: int, value: JSON) -> None:
-        try:
-            frame = self._conn.framed.connection.send(Result(id=request_id, value=value))
-        except LocalProtocolError as exc:
-            if exc.error_code != "too_large":
-                raise
-            frame = self._conn.framed.connection.send(
-                Error(
-                    id=request_id,
-                    code="too_large",
-                    message=f"the answer to request {request_id} does not fit in a frame of "
-                    f"{self._core.max_frame} bytes; ask for less at a time",
-                )
-            )
-        await self._conn.framed.send_frame(frame)
-
-    async def _send_result(
-        self,
-        make: Callable[[ExecutionResult], Message],
-        result: ExecutionResult,
-        written: trio.Event | None = None,
-    ) -> None:
-        """Send a message carrying a result, trimming its output to fit a frame."""
-        connection = self._conn.framed.connection
-        try:
-            frame = connection.send(make(result))
-        except LocalProtocolError as exc:
-            if exc.error_code != "too_large":
-                raise
-            frame = connection.send(make(self._trimmed(make, result)))
-        await self._conn.framed.send_frame(frame, written=written)
-
-    def _trimmed(
-        self, make: Callable[[ExecutionResult], Message], result: ExecutionResult
-    ) -> ExecutionResult:
-        # The output was streamed already (and stays replayable by offset): keep its
-        # newest part, led by the same marker the output buffer uses for dropped text.
-        empty = dataclasses.replace(result, output="")
-        budget = self._core.max_frame - len(encode_message(make(empty))) - 64
-        output = result.output
-        total = len(output.encode("utf-8", "surrogatepass"))
-
-        def size(text: str) -> int:
-            return len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass"))
-
-        keep = max(0, budget)
-        tail = output[-keep:] if keep else ""
-        while tail:
-            marker = dropped_marker(total - len(tail.encode("utf-8", "surrogatepass")))
-            excess = size(marker + tail) - budget
-            if excess <= 0:
-                return dataclasses.replace(result, output=marker + tail)
-            tail = tail[excess:]
-        return dataclasses.replace(result, output=dropped_marker(total))
-
-    async def _forward(
-        self,
-        request_id: int,
-        session: str,
-        items: list[OutputChunk | Progress],
-        backlog: list[OutputChunk | Progress] | None = None,
-    ) -> None:
-        """Send ``items`` in order; on cancellation the unsent ones go back to ``backlog``.
-
-        A send either queued its frame whole or not at all, so nothing is lost or
-        doubled when a pump is cancelled halfway and the next flush starts with them.
-        """
-        for index, item in enumerate(items):
-            try:
-                await self._send_item(request_id, session, item)
-            except BaseException:
-                if backlog is not None:
-                    backlog[:0] = items[index:]
-                raise
-
-    async def _send_item(self, request_id: int, session: str, item: OutputChunk | Progress) -> None:
-        if isinstance(item, OutputChunk):
-            await self._send(
-                Output(
-                    id=request_id,
-                    session=session,
-                    offset=item.offset,
-                    text=item.text,
-                    dropped=item.dropped,
-                )
-            )
-        else:
-            await self._send(
-                ProgressEvent(
-                    id=request_id, session=session, percent=item.percent, message=item.message
-                )
-            )
-
-    async def _pump(self, request_id: int, session: str, run: _Run) -> None:
-        """Forward the follower's output and progress until its session is closed."""
-        follower = run.follower
-        assert follower is not None
-        while True:
-            await follower.wait()
-            async with run.lock:
-                items = await self._flush(request_id, session, run)
-            if not items and follower.closed:
-                return
-
-    async def _flush(
-        self, request_id: int, session: str, run: _Run
-    ) -> list[OutputChunk | Progress]:
-        """Send what was left unsent, then what the follower has now (hold ``run.lock``)."""
-        assert run.follower is not None
-        items = [*run.backlog, *run.follower.pending()]
-        run.backlog.clear()
-        await self._forward(request_id, session, items, run.backlog)
-        return items
-
     @contextmanager
     def _stream(self, request_id: int) -> Iterator[None]:
         # The cancel scope `accept` made, which the reader cancels on `cancel`.
@@ -296,7 +160,7 @@ class Requests:
         principal = self._conn.principal
         self._core.refuse_new_work()
         self._service.authorize(principal, Operation.EXECUTE)
-        run = _Run(self._service.output_offset(principal, request.session))
+        run = Run(self._service.output_offset(principal, request.session))
         self._core.execute_started()
         try:
             result: ExecutionResult | None = None
@@ -320,15 +184,15 @@ class Requests:
             if run.follower is not None:
                 # What the follower had no time to forward before it was cancelled.
                 async with run.lock:
-                    await self._flush(request.id, request.session, run)
+                    await self._sender.flush(request.id, request.session, run)
             written = trio.Event()
-            await self._send_result(lambda r: Done(id=request.id, result=r), result, written)
+            await self._sender.send_result(lambda r: Done(id=request.id, result=r), result, written)
             # Shutdown waits for this: `done` has reached the stream, not just a queue.
             await written.wait()
         finally:
             self._core.execute_finished()
 
-    async def _follow_run(self, request: Execute, run: _Run) -> None:
+    async def _follow_run(self, request: Execute, run: Run) -> None:
         # Runs once service.execute has yielded, so a new session exists by now; and if
         # execute failed, this checkpoint is where we are cancelled.
         await trio.lowlevel.checkpoint()
@@ -343,9 +207,9 @@ class Requests:
             )
         except SpeError:
             return
-        await self._pump(request.id, request.session, run)
+        await self._sender.pump(request.id, request.session, run)
 
-    def _input_handler(self, request: Execute, run: _Run) -> Callable[[str], Any]:
+    def _input_handler(self, request: Execute, run: Run) -> Callable[[str], Any]:
         async def answer(prompt: str) -> str | None:
             if self._conn.framed.gone:
                 return None  # nobody to ask: input() sees end-of-file
@@ -355,8 +219,8 @@ class Requests:
                 if run.follower is not None:
                     # The prompt and everything printed before it go out first.
                     async with run.lock:
-                        await self._flush(request.id, request.session, run)
-                await self._send(
+                        await self._sender.flush(request.id, request.session, run)
+                await self._sender.send(
                     InputRequest(id=request.id, session=request.session, prompt=prompt)
                 )
                 return await pending.wait()
@@ -379,37 +243,37 @@ class Requests:
             name=request.name,
             autodispose=request.autodispose,
         )
-        await self._reply(request.id, to_json(info))
+        await self._sender.reply(request.id, to_json(info))
 
     async def _list(self, request: ListSessions) -> None:
         infos = self._service.sessions(self._conn.principal, *request.patterns, state=request.state)
-        await self._reply(request.id, [to_json(info) for info in infos])
+        await self._sender.reply(request.id, [to_json(info) for info in infos])
 
     async def _stop(self, request: Stop) -> None:
         outcomes = self._service.stop(self._conn.principal, *request.targets)
-        await self._reply(request.id, {key: value.value for key, value in outcomes.items()})
+        await self._sender.reply(request.id, {key: value.value for key, value in outcomes.items()})
 
     async def _wait(self, request: Wait) -> None:
         finished = await self._service.wait(
             self._conn.principal, *request.sessions, timeout=request.timeout, any=request.any
         )
-        await self._reply(request.id, [to_json(info) for info in finished])
+        await self._sender.reply(request.id, [to_json(info) for info in finished])
 
     async def _receive(self, request: Receive) -> None:
         result = self._service.receive(self._conn.principal, request.session, keep=request.keep)
-        await self._send_result(lambda r: Result(id=request.id, value=to_json(r)), result)
+        await self._sender.send_result(lambda r: Result(id=request.id, value=to_json(r)), result)
 
     async def _remove(self, request: Remove) -> None:
         removed = await self._service.remove(
             self._conn.principal, *request.sessions, force=request.force
         )
-        await self._reply(request.id, removed)
+        await self._sender.reply(request.id, removed)
 
     async def _complete(self, request: Complete) -> None:
         found = await self._service.complete(
             self._conn.principal, request.session, request.text, request.cursor
         )
-        await self._reply(request.id, [to_json(c) for c in found])
+        await self._sender.reply(request.id, [to_json(c) for c in found])
 
     async def _subscribe(self, request: Subscribe) -> None:
         principal = self._conn.principal
@@ -419,7 +283,7 @@ class Requests:
             # A from_offset past the end starts at the end (documented). An attaching
             # client wants to see where a running job stands: it has seen no progress
             # yet, so any progress the session reports is news.
-            run = _Run(min(request.from_offset, info.output_offset))
+            run = Run(min(request.from_offset, info.output_offset))
             run.follower = self._service.follow(
                 principal,
                 request.session,
@@ -428,23 +292,23 @@ class Requests:
                 progress=Progress(),
             )
             with self._stream(request.id):
-                await self._pump(request.id, request.session, run)
+                await self._sender.pump(request.id, request.session, run)
             # A cancelled stream may have taken items it did not send; a removed session
             # still gets what it printed last.
             if not run.follower.closed:
                 run.backlog.clear()
             else:
                 async with run.lock:
-                    await self._flush(request.id, request.session, run)
-        await self._reply(request.id, None)
+                    await self._sender.flush(request.id, request.session, run)
+        await self._sender.reply(request.id, None)
 
     async def _watch(self, request: Watch) -> None:
         async with self._service.watch(self._conn.principal, *request.patterns) as changes:
             with self._stream(request.id):
                 async for change in changes:
-                    await self._send(
+                    await self._sender.send(
                         StateChanged(
                             id=request.id, session=change.session, previous=change.previous
                         )
                     )
-        await self._reply(request.id, None)
+        await self._sender.reply(request.id, None)

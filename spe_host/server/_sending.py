@@ -1,0 +1,172 @@
+"""How one connection's answers go out: frames fitted to the limit, streams forwarded in order.
+
+Theory of operation
+-------------------
+A final answer must fit in one frame. A ``result`` that does not is answered
+``too_large``; a result carrying an execution's output keeps the newest part of it,
+led by the marker the output buffer uses for dropped text (the output was streamed
+already and stays replayable by offset).
+
+A session's output and progress reach a client through an engine
+:class:`~spe_host.service.Follower`, pumped by a task of the request. Every send
+either queued its frame whole or not at all, so when a pump is cancelled halfway (the
+run ended, the client cancelled) the items it took but did not send go back to the
+run's backlog, and the next flush starts with them: nothing is lost or doubled. A
+lock per run keeps the order when the input handler flushes too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+
+import trio
+
+from .._errors import LocalProtocolError
+from .._model import ExecutionResult, OutputChunk, Progress, dropped_marker
+from ..service import Follower
+from ..transport import FramedStream
+from ..wire import JSON, Error, Message, Output, Result, encode_message
+from ..wire import Progress as ProgressEvent
+
+__all__ = ["Run", "Sender"]
+
+
+@dataclasses.dataclass
+class Run:
+    """The follower of one ``execute``, once its session exists, and its send lock."""
+
+    offset: int
+    follower: Follower | None = None
+    lock: trio.Lock = dataclasses.field(default_factory=trio.Lock)
+    # Items a cancelled pump had taken from the follower but not sent yet.
+    backlog: list[OutputChunk | Progress] = dataclasses.field(default_factory=list)
+
+
+class Sender:
+    """The sending side of one server connection.
+
+    Args:
+        framed: The connection's framed stream.
+        max_frame: The frame limit, for the sentences that name it.
+    """
+
+    def __init__(self, framed: FramedStream, max_frame: int) -> None:
+        self._framed = framed
+        self._max_frame = max_frame
+
+    async def send(self, message: Message, written: trio.Event | None = None) -> None:
+        await self._framed.send(message, written=written)
+
+    async def reply(self, request_id: int, value: JSON) -> None:
+        try:
+            frame = self._framed.connection.send(Result(id=request_id, value=value))
+        except LocalProtocolError as exc:
+            if exc.error_code != "too_large":
+                raise
+            frame = self._framed.connection.send(
+                Error(
+                    id=request_id,
+                    code="too_large",
+                    message=f"the answer to request {request_id} does not fit in a frame of "
+                    f"{self._max_frame} bytes; ask for less at a time",
+                )
+            )
+        await self._framed.send_frame(frame)
+
+    async def send_result(
+        self,
+        make: Callable[[ExecutionResult], Message],
+        result: ExecutionResult,
+        written: trio.Event | None = None,
+    ) -> None:
+        """Send a message carrying a result, trimming its output to fit a frame."""
+        connection = self._framed.connection
+        try:
+            frame = connection.send(make(result))
+        except LocalProtocolError as exc:
+            if exc.error_code != "too_large":
+                raise
+            frame = connection.send(make(self._trimmed(make, result)))
+        await self._framed.send_frame(frame, written=written)
+
+    def _trimmed(
+        self, make: Callable[[ExecutionResult], Message], result: ExecutionResult
+    ) -> ExecutionResult:
+        # The output was streamed already (and stays replayable by offset): keep its
+        # newest part, led by the same marker the output buffer uses for dropped text.
+        empty = dataclasses.replace(result, output="")
+        budget = self._max_frame - len(encode_message(make(empty))) - 64
+        output = result.output
+        total = len(output.encode("utf-8", "surrogatepass"))
+
+        def size(text: str) -> int:
+            return len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+
+        keep = max(0, budget)
+        tail = output[-keep:] if keep else ""
+        while tail:
+            marker = dropped_marker(total - len(tail.encode("utf-8", "surrogatepass")))
+            excess = size(marker + tail) - budget
+            if excess <= 0:
+                return dataclasses.replace(result, output=marker + tail)
+            tail = tail[excess:]
+        return dataclasses.replace(result, output=dropped_marker(total))
+
+    async def _forward(
+        self,
+        request_id: int,
+        session: str,
+        items: list[OutputChunk | Progress],
+        backlog: list[OutputChunk | Progress] | None = None,
+    ) -> None:
+        """Send ``items`` in order; on cancellation the unsent ones go back to ``backlog``.
+
+        A send either queued its frame whole or not at all, so nothing is lost or
+        doubled when a pump is cancelled halfway and the next flush starts with them.
+        """
+        for index, item in enumerate(items):
+            try:
+                await self._send_item(request_id, session, item)
+            except BaseException:
+                if backlog is not None:
+                    backlog[:0] = items[index:]
+                raise
+
+    async def _send_item(self, request_id: int, session: str, item: OutputChunk | Progress) -> None:
+        if isinstance(item, OutputChunk):
+            await self.send(
+                Output(
+                    id=request_id,
+                    session=session,
+                    offset=item.offset,
+                    text=item.text,
+                    dropped=item.dropped,
+                )
+            )
+        else:
+            await self.send(
+                ProgressEvent(
+                    id=request_id, session=session, percent=item.percent, message=item.message
+                )
+            )
+
+    async def pump(self, request_id: int, session: str, run: Run) -> None:
+        """Forward the follower's output and progress until its session is closed."""
+        follower = run.follower
+        assert follower is not None
+        while True:
+            await follower.wait()
+            async with run.lock:
+                items = await self.flush(request_id, session, run)
+            if not items and follower.closed:
+                return
+
+    async def flush(self, request_id: int, session: str, run: Run) -> list[OutputChunk | Progress]:
+        """Send what was left unsent, then what the follower has now (hold ``run.lock``)."""
+        assert run.follower is not None
+        items = [*run.backlog, *run.follower.pending()]
+        run.backlog.clear()
+        await self._forward(request_id, session, items, run.backlog)
+        return items
