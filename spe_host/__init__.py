@@ -19,6 +19,9 @@ in ``tests/contract`` keeps it so (see docs/architecture.md):
 The host never imports the server; the server takes a host as an argument.
 """
 
+import importlib
+from typing import TYPE_CHECKING
+
 from ._errors import (
     AuthenticationError,
     ConnectError,
@@ -41,14 +44,55 @@ from ._model import (
     ExecutionInfo,
     ExecutionResult,
     ExecutionStatus,
+    OutputChunk,
     Progress,
+    ProgressReport,
+    Role,
     SessionInfo,
     SessionState,
+    StateChange,
     StopOutcome,
 )
-from .client import Client, Subscription, connect
-from .engine import DEFAULT_IDLE_TIMEOUT, Host, InputHandler, ScriptSession, SpeHandle, open_host
-from .server import Listening, serve, serve_tcp, serve_unix
+
+if TYPE_CHECKING:
+    from .client import Client, Subscription, connect
+    from .engine import (
+        DEFAULT_IDLE_TIMEOUT,
+        Host,
+        InputHandler,
+        ScriptSession,
+        SpeHandle,
+        open_host,
+    )
+    from .server import Listening, serve, serve_tcp, serve_unix
+
+# The layers above the pure modules load on first use (PEP 562), so a program that needs
+# only the client - `spe-host ls` - does not import the engine and the server.
+_LAZY: dict[str, str] = {
+    "Client": "client",
+    "Subscription": "client",
+    "connect": "client",
+    "DEFAULT_IDLE_TIMEOUT": "engine",
+    "Host": "engine",
+    "InputHandler": "engine",
+    "ScriptSession": "engine",
+    "SpeHandle": "engine",
+    "open_host": "engine",
+    "Listening": "server",
+    "serve": "server",
+    "serve_tcp": "server",
+    "serve_unix": "server",
+}
+
+
+def __getattr__(name: str) -> object:
+    layer = _LAZY.get(name)
+    if layer is None:
+        raise AttributeError(f"module 'spe_host' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{layer}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT",
@@ -66,10 +110,13 @@ __all__ = [
     "Listening",
     "LocalProtocolError",
     "NoResult",
+    "OutputChunk",
     "PermissionDenied",
     "Progress",
+    "ProgressReport",
     "ProtocolError",
     "RemoteProtocolError",
+    "Role",
     "ScriptAborted",
     "ScriptSession",
     "SessionBusy",
@@ -79,6 +126,7 @@ __all__ = [
     "SessionState",
     "SpeError",
     "SpeHandle",
+    "StateChange",
     "StopOutcome",
     "Subscription",
     "TransportError",
