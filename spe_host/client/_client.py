@@ -16,15 +16,11 @@ request only stops waiting for it: to stop code running in a session, call
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from typing import Any, TypeVar
 
-import trio
-
-from .._errors import RemoteProtocolError, SpeError
-from .._groups import sole_exception
+from .._errors import RemoteProtocolError
 from .._model import (
     Completion,
     ExecutionResult,
@@ -36,11 +32,8 @@ from .._model import (
 from ..wire import (
     JSON,
     Complete,
-    Done,
     Execute,
-    InputRequest,
     ListSessions,
-    Output,
     Receive,
     Remove,
     Request,
@@ -51,14 +44,13 @@ from ..wire import (
     Welcome,
     from_json,
 )
-from ..wire import Progress as ProgressEvent
-from ._follow import StateWatch, Subscription, chunk_of, progress_of, subscription, watching
+from ._execute import InputCallback, run_execute
+from ._follow import StateWatch, Subscription, subscription, watching
 from ._mux import Multiplexer, next_event
 
 __all__ = ["Client"]
 
 _T = TypeVar("_T")
-InputCallback = Callable[[str], Awaitable[str | None] | str | None]
 
 
 class Client:
@@ -138,26 +130,14 @@ class Client:
             ConnectionLost: The connection ended first.
         """
 
-        def make(request_id: int) -> Request:
-            return Execute(id=request_id, session=session, code=code, interactive=interactive)
-
-        async with self._mux.request(make) as inbox:
-            with sole_exception():
-                async with trio.open_nursery() as prompts:
-                    while True:
-                        event = await next_event(inbox)
-                        if isinstance(event, Output):
-                            if on_output is not None:
-                                await _call(on_output, chunk_of(event))
-                        elif isinstance(event, ProgressEvent):
-                            if on_progress is not None:
-                                await _call(on_progress, progress_of(event))
-                        elif isinstance(event, InputRequest):
-                            prompts.start_soon(self._answer_input, event, on_input)
-                        elif isinstance(event, Done):
-                            prompts.cancel_scope.cancel()
-                            return event.result
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await run_execute(
+            self._mux,
+            Execute(id=0, session=session, code=code, interactive=interactive),
+            on_output=on_output,
+            on_input=on_input,
+            on_progress=on_progress,
+            timeout=self._timeout,
+        )
 
     async def start(
         self,
@@ -373,28 +353,6 @@ class Client:
                 event = await next_event(inbox)
                 if isinstance(event, Result):
                     return event.value
-
-    async def _answer_input(self, request: InputRequest, on_input: InputCallback | None) -> None:
-        text: str | None = None
-        try:
-            if on_input is not None:
-                answer = on_input(request.prompt)
-                text = await answer if inspect.isawaitable(answer) else answer
-        except EOFError:
-            text = None
-        except Exception:
-            # The callback failed: answer end-of-file so the script does not wait for
-            # an answer that will never come, then let the failure propagate.
-            with trio.move_on_after(self._timeout), suppress(SpeError):
-                await self._mux.reply_input(request.id, None)
-            raise
-        await self._mux.reply_input(request.id, text)
-
-
-async def _call(callback: Callable[[_T], object], argument: _T) -> None:
-    result = callback(argument)
-    if inspect.isawaitable(result):
-        await result
 
 
 def _array(value: JSON, what: str) -> list[Any]:

@@ -1,0 +1,87 @@
+"""One ``execute`` request seen from the client: its events, its prompts, its end.
+
+The host streams a run's output and progress as events of the request, may ask for a
+line with ``input_request`` (answered in a task of its own, so a stop while the
+prompt waits is seen at once), and ends it with ``done``. Callbacks may be plain
+functions or coroutine functions; they get the model values
+(:class:`~spe_host.OutputChunk`, :class:`~spe_host.ProgressReport`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from typing import TypeVar
+
+import trio
+
+from .._errors import SpeError
+from .._groups import sole_exception
+from .._model import ExecutionResult, OutputChunk, ProgressReport
+from ..wire import Done, Execute, InputRequest, Output
+from ..wire import Progress as ProgressEvent
+from ._follow import chunk_of, progress_of
+from ._mux import Multiplexer, next_event
+
+__all__ = ["InputCallback", "run_execute"]
+
+#: Answers ``input()``: given the prompt, the line (or None, or EOFError, for end-of-file).
+InputCallback = Callable[[str], Awaitable[str | None] | str | None]
+
+_T = TypeVar("_T")
+
+
+async def run_execute(
+    mux: Multiplexer,
+    request: Execute,
+    *,
+    on_output: Callable[[OutputChunk], object] | None,
+    on_input: InputCallback | None,
+    on_progress: Callable[[ProgressReport], object] | None,
+    timeout: float,
+) -> ExecutionResult:
+    """Send ``request`` (its id is replaced by a fresh one) and follow it to its ``done``."""
+    async with mux.request(lambda request_id: dataclasses.replace(request, id=request_id)) as inbox:
+        with sole_exception():
+            async with trio.open_nursery() as prompts:
+                while True:
+                    event = await next_event(inbox)
+                    if isinstance(event, Output):
+                        if on_output is not None:
+                            await _call(on_output, chunk_of(event))
+                    elif isinstance(event, ProgressEvent):
+                        if on_progress is not None:
+                            await _call(on_progress, progress_of(event))
+                    elif isinstance(event, InputRequest):
+                        prompts.start_soon(_answer_input, mux, event, on_input, timeout)
+                    elif isinstance(event, Done):
+                        prompts.cancel_scope.cancel()
+                        return event.result
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _answer_input(
+    mux: Multiplexer, request: InputRequest, on_input: InputCallback | None, timeout: float
+) -> None:
+    text: str | None = None
+    try:
+        if on_input is not None:
+            answer = on_input(request.prompt)
+            text = await answer if inspect.isawaitable(answer) else answer
+    except EOFError:
+        text = None
+    except Exception:
+        # The callback failed: answer end-of-file so the script does not wait for an
+        # answer that will never come, then let the failure propagate.
+        with trio.move_on_after(timeout), suppress(SpeError):
+            await mux.reply_input(request.id, None)
+        raise
+    await mux.reply_input(request.id, text)
+
+
+async def _call(callback: Callable[[_T], object], argument: _T) -> None:
+    result = callback(argument)
+    if inspect.isawaitable(result):
+        await result
