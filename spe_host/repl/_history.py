@@ -129,7 +129,7 @@ def start_offset(mark: Mark | None, info: SessionInfo | None, *, replay_all: boo
         return 0  # a new session's output starts at 0
     if (
         mark is not None
-        and math.isclose(mark.created_at, info.created_at, abs_tol=1e-3)
+        and math.isclose(mark.created_at, info.created_at, rel_tol=0.0, abs_tol=1e-3)
         and mark.offset <= info.output_offset
     ):
         return mark.offset

@@ -1,35 +1,124 @@
 """The whole prompt loop (``_repl`` with its commands, prompts, follower and Ctrl-C),
-driven through prompt_toolkit's pipe input against a fake client (see
-``support.cli.FakeClient``).
+driven through prompt_toolkit's pipe input against a real host over a real client
+(the ``served`` fixture: :func:`spe_host.testing.open_test_client`).
+
+Scripts are real: a statement prints with ``print``, asks with ``input``, fails by
+raising, and blocks in ``native_call()`` until the test sets the ``gate``. What the
+REPL sent is checked by its effect on the host where the effect shows it; the code it
+sent, the targets it stopped, the offsets it subscribed from and what it answered to
+``input()`` are recorded by :class:`Recorded`, a thin proxy in front of the client.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
 import trio
 from prompt_toolkit.input import PipeInput
 from prompt_toolkit.output import DummyOutput
-from support.cli import FakeClient, Hooks, info, result
+from support.engine import NativeCall, wait_until
 
-from spe_host._model import Completion as WireCompletion
+import spe_host
+from spe_host._model import (
+    Completion,
+    ExecutionResult,
+    OutputChunk,
+    ProgressReport,
+    SessionInfo,
+    SessionState,
+    StopOutcome,
+)
+from spe_host.client import StateWatch, Subscription
 from spe_host.repl import Repl
 from spe_host.repl._history import history_path, load_mark, mark_path
 
-# --- the REPL loop with a fake client -----------------------------------------------------
+# --- the REPL loop on a real host -------------------------------------------------------
+
+
+class Recorded:
+    """The real client, recording the calls whose effect only the call itself shows."""
+
+    def __init__(self, client: spe_host.Client) -> None:
+        self.client = client
+        self.role = client.role
+        self.server = client.server
+        self.pid = client.pid
+        self.executed: list[tuple[str, str]] = []
+        self.answers: list[str | None] = []
+        self.stops: list[tuple[str, ...]] = []
+        self.subscribed: list[tuple[str, int]] = []
+        self.completed: list[tuple[str, str, int | None]] = []
+
+    async def execute(
+        self,
+        session: str,
+        code: str,
+        *,
+        interactive: bool = True,
+        on_output: Callable[[OutputChunk], object] | None = None,
+        on_input: Callable[[str], Awaitable[str | None]] | None = None,
+        on_progress: Callable[[ProgressReport], object] | None = None,
+    ) -> ExecutionResult:
+        self.executed.append((session, code))
+
+        async def answer(prompt: str) -> str | None:
+            assert on_input is not None
+            reply = await on_input(prompt)
+            self.answers.append(reply)
+            return reply
+
+        return await self.client.execute(
+            session,
+            code,
+            interactive=interactive,
+            on_output=on_output,
+            on_input=None if on_input is None else answer,
+            on_progress=on_progress,
+        )
+
+    async def sessions(self, *patterns: str, state: str | None = None) -> list[SessionInfo]:
+        return await self.client.sessions(*patterns, state=state)
+
+    async def stop(self, *targets: str) -> dict[str, StopOutcome]:
+        self.stops.append(targets)
+        return await self.client.stop(*targets)
+
+    async def wait(
+        self, *sessions: str, timeout: float | None = None, any: bool = False
+    ) -> list[SessionInfo]:
+        return await self.client.wait(*sessions, timeout=timeout, any=any)
+
+    async def complete(
+        self, session: str, text: str, cursor: int | None = None
+    ) -> list[Completion]:
+        self.completed.append((session, text, cursor))
+        return await self.client.complete(session, text, cursor)
+
+    def subscribe(
+        self, session: str, from_offset: int = 0
+    ) -> AbstractAsyncContextManager[Subscription]:
+        self.subscribed.append((session, from_offset))
+        return self.client.subscribe(session, from_offset)
+
+    def watch(self, *patterns: str) -> AbstractAsyncContextManager[StateWatch]:
+        return self.client.watch(*patterns)
 
 
 class Harness:
-    """A Repl on a FakeClient, fed through a pipe, writing into a string."""
+    """A Repl on a real host's client, fed through a pipe, writing into a string."""
 
-    def __init__(self, pipe: PipeInput, state: Path, client: FakeClient | None = None) -> None:
+    def __init__(
+        self, pipe: PipeInput, state: Path, host: spe_host.Host, client: spe_host.Client
+    ) -> None:
         self.pipe = pipe
         self.state = state
-        self.client = client or FakeClient()
+        self.host = host
+        self.client = Recorded(client)
         self.written: list[str] = []
 
     @property
@@ -45,7 +134,6 @@ class Harness:
             "color": False,
             "state": self.state,
             "handle_signals": False,
-            "poll_interval": 0.05,
         }
         options.update(kwargs)
         return Repl(self.client, session, **options)  # type: ignore[arg-type]
@@ -57,15 +145,32 @@ class Harness:
             await repl.run()
         return repl
 
+    def running(self, session: str) -> bool:
+        """Whether the host runs ``session`` now."""
+        return bool(self.host.sessions(session, state=SessionState.RUNNING))
+
+    def start(self, session: str, code: str, *, name: str | None = None) -> None:
+        """Run ``code`` in ``session`` in the background, as another console would."""
+        self.host.start(session, code, name=name)
+
+    async def run_elsewhere(self, session: str, code: str) -> None:
+        """Run ``code`` in ``session`` to its end, as another console would."""
+        self.host.start(session, code)
+        with trio.fail_after(5):
+            await self.host.wait(session)
+
 
 @pytest.fixture
-def harness(pipe: PipeInput, tmp_path: Path) -> Harness:
-    return Harness(pipe, tmp_path)
+def harness(
+    pipe: PipeInput, tmp_path: Path, served: tuple[spe_host.Host, spe_host.Client]
+) -> Harness:
+    host, client = served
+    return Harness(pipe, tmp_path, host, client)
 
 
-async def wait_for(predicate: Callable[[], object]) -> None:
-    while not predicate():
-        await trio.sleep(0.005)
+def namespace(harness: Harness, session: str = "main") -> dict[str, object]:
+    """The live namespace of a session on the host."""
+    return harness.host.session(session).namespace
 
 
 async def test_statements_run_and_values_show(harness: Harness) -> None:
@@ -75,6 +180,8 @@ async def test_statements_run_and_values_show(harness: Harness) -> None:
         ("main", "x + 1"),
         ("main", "print('hello')"),
     ]
+    assert namespace(harness)["x"] == 41
+    assert namespace(harness)["_"] == 42
     assert "42\n" in harness.text
     assert "hello\n" in harness.text
     assert "detached from session 'main'" in harness.text
@@ -87,57 +194,49 @@ async def test_statements_run_and_values_show(harness: Harness) -> None:
 async def test_multiline_function_defined_and_called(harness: Harness) -> None:
     await harness.run("def greet(name):\rreturn 'hi ' + name\r\rgreet('bob')\r\x04")
     assert harness.client.executed[0] == ("main", "def greet(name):\n    return 'hi ' + name")
+    assert callable(namespace(harness)["greet"])
     assert "'hi bob'\n" in harness.text
 
 
 async def test_errors_are_shown(harness: Harness) -> None:
-    async def boom(hooks: Hooks) -> object:
-        return result(hooks.session, "failed", error="Traceback ...\nZeroDivisionError: x")
-
-    harness.client.handlers["1/0"] = boom
-    await harness.run("1/0\r\x04")
+    await harness.run("raise ZeroDivisionError('x')\r\x04")
+    assert "Traceback" in harness.text
     assert "ZeroDivisionError: x\n" in harness.text
+    assert harness.host.session("main").info().last_status == "failed"
 
 
 async def test_ctrl_c_at_the_prompt_clears_the_line(harness: Harness) -> None:
     await harness.run("this is not run\x03x = 2\r\x04")
     assert harness.client.executed == [("main", "x = 2")]
+    assert namespace(harness)["x"] == 2
 
 
 async def test_input_is_answered_inline(harness: Harness) -> None:
-    async def ask(hooks: Hooks) -> object:
-        assert hooks.on_input is not None
-        name = await hooks.on_input("who? ")
-        hooks.print(f"hi {name}\n")
-        return result(hooks.session)
-
-    harness.client.handlers["ask()"] = ask
-    await harness.run("ask()\rbob\r\x04")
+    await harness.run("name = input('who? '); print(f'hi {name}')\rbob\r\x04")
+    assert harness.client.answers == ["bob"]
+    assert namespace(harness)["name"] == "bob"
     assert "hi bob\n" in harness.text
 
 
 async def test_ctrl_d_at_input_is_end_of_file(harness: Harness) -> None:
-    answers = []
-
-    async def ask(hooks: Hooks) -> object:
-        assert hooks.on_input is not None
-        answers.append(await hooks.on_input("who? "))
-        return result(hooks.session)
-
-    harness.client.handlers["ask()"] = ask
-    await harness.run("ask()\r\x04\x04")
-    assert answers == [None]
+    await harness.run("name = input('who? ')\r\x04\x04")
+    assert harness.client.answers == [None]
+    # The script's input() saw the end of file.
+    assert "EOFError" in harness.text
+    assert "name" not in namespace(harness)
 
 
-async def test_meta_commands(harness: Harness) -> None:
+async def test_meta_commands(harness: Harness, native_call: NativeCall) -> None:
     client = harness.client
-    client.ensure("etl")
-    client.infos["etl"] = info("etl", state="running", name="nightly")
+    harness.start("etl", "native_call()", name="nightly")
+    with trio.fail_after(5):
+        await native_call.wait_entered()
     await harness.run("%ls\r%stop etl\r%session other\r%session\r%help\r%bogus\r%detach\r")
     text = harness.text
     assert "SESSION" in text
     assert "nightly" in text
     assert client.stops == [("etl",)]
+    assert harness.host.session("etl").state is SessionState.STOPPING
     assert any(line.split() == ["etl", "requested"] for line in text.splitlines())
     assert "switched to session 'other' (new)" in text
     assert "this is session 'other'" in text
@@ -146,37 +245,32 @@ async def test_meta_commands(harness: Harness) -> None:
     assert "detached from session 'other'" in text
 
 
-async def test_wait_meta_command(harness: Harness) -> None:
-    client = harness.client
-    client.ensure("job")
-    client.infos["job"] = info("job", state="running")
+async def test_wait_meta_command(harness: Harness, native_call: NativeCall) -> None:
+    harness.start("job", "native_call()")
     repl = harness.repl()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(repl.run)
         harness.pipe.send_text("%wait job 5\r")
         with trio.fail_after(10):
-            await wait_for(lambda: repl.interrupts.wait_scope is not None)
-            client.infos["job"] = info("job", state="idle", last_status="completed")
-            client._notify()
-            await wait_for(lambda: "completed" in harness.text)
+            await native_call.wait_entered()
+            await wait_until(lambda: repl.interrupts.wait_scope is not None)
+            native_call.release.set()
+            await wait_until(lambda: "completed" in harness.text)
         harness.pipe.send_text("\x04")
     assert "job" in harness.text
+    assert "still running" not in harness.text
 
 
 async def test_completion_from_the_prompt_thread(harness: Harness) -> None:
     client = harness.client
-    client.completions = [
-        WireCompletion(text="my_variable", start=0, display="my_variable", kind="statement")
-    ]
-    client.ensure("main")
-    client.namespaces["main"] = {"my_variable": 42}
+    await harness.host.execute("main", "my_variable = 42")
     repl = harness.repl()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(repl.run)
         harness.pipe.send_text("my_v\t")
         # The completion runs in a prompt_toolkit thread that calls back into trio.
         with trio.fail_after(10):
-            await wait_for(
+            await wait_until(
                 lambda: (
                     repl.prompts.main is not None
                     and repl.prompts.main.default_buffer.text == "my_variable"
@@ -190,15 +284,16 @@ async def test_completion_from_the_prompt_thread(harness: Harness) -> None:
 
 async def test_output_while_at_the_prompt_shows_above_it(harness: Harness) -> None:
     client = harness.client
-    client.ensure("main")
+    await harness.host.execute("main", "pass")
     repl = harness.repl()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(repl.run)
         with trio.fail_after(10):
-            await wait_for(lambda: client.subscribed and repl.screen.app is not None)
-            client.emit("main", "background line\n", None)
-            await wait_for(lambda: "background line\n" in harness.text)
+            await wait_until(lambda: client.subscribed and repl.screen.app is not None)
+            harness.start("main", "print('background line')")
+            await wait_until(lambda: "background line\n" in harness.text)
         harness.pipe.send_text("\x04")
+    assert client.executed == []
 
 
 async def test_a_session_created_meanwhile_streams_at_the_prompt(harness: Harness) -> None:
@@ -207,11 +302,11 @@ async def test_a_session_created_meanwhile_streams_at_the_prompt(harness: Harnes
     async with trio.open_nursery() as nursery:
         nursery.start_soon(repl.run)
         with trio.fail_after(10):
-            await wait_for(lambda: repl.screen.app is not None)
+            await wait_until(lambda: repl.screen.app is not None)
             assert client.subscribed == []  # nothing to follow yet
-            client.ensure("later")  # `spe-host start later ...` from elsewhere
-            client.emit("later", "a job started elsewhere\n", None)
-            await wait_for(lambda: "a job started elsewhere\n" in harness.text)
+            # `spe-host start later ...` from elsewhere
+            harness.start("later", "print('a job started elsewhere')")
+            await wait_until(lambda: "a job started elsewhere\n" in harness.text)
         harness.pipe.send_text("\x04")
     assert client.subscribed == [("later", 0)]
 
@@ -223,13 +318,13 @@ async def test_reattach_replays_output_since_you_left(harness: Harness, pipe: Pi
     assert mark is not None
     assert mark.offset == len(b"first\n")
     # While nobody is attached, the session prints more.
-    client.emit("main", "while you were away\n", None)
+    await harness.run_elsewhere("main", "print('while you were away')")
     harness.written.clear()
     repl = harness.repl()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(repl.run)
         with trio.fail_after(10):
-            await wait_for(lambda: "while you were away" in harness.text)
+            await wait_until(lambda: "while you were away" in harness.text)
         pipe.send_text("\x04")
     assert client.subscribed[-1] == ("main", len(b"first\n"))
     assert "since you left" in harness.text
@@ -238,13 +333,27 @@ async def test_reattach_replays_output_since_you_left(harness: Harness, pipe: Pi
 
 async def test_first_attach_starts_at_the_end_unless_replay(harness: Harness) -> None:
     client = harness.client
-    client.ensure("job")
-    client.emit("job", "old output\n", None)
+    await harness.run_elsewhere("job", "print('old output')")
     await harness.run("\x04", session="job")
     assert client.subscribed[-1] == ("job", len(b"old output\n"))
     assert "old output" not in harness.text
-    # A new session id with the same name (recreated) is not confused with the old one.
-    client.infos["job"] = info("job", created_at=5.0, output_offset=len(b"old output\n"))
+    # With no mark of its own, --replay-all replays what the host holds.
+    await harness.run_elsewhere("other", "print('older output')")
+    await harness.run("\x04", session="other", replay_all=True)
+    assert client.subscribed[-1] == ("other", 0)
+    assert "older output" in harness.text
+
+
+async def test_a_recreated_session_is_not_confused_with_the_old_one(harness: Harness) -> None:
+    client = harness.client
+    await harness.run_elsewhere("job", "print('old output')")
+    await harness.run("\x04", session="job")
+    assert client.subscribed[-1] == ("job", len(b"old output\n"))
+    # A new session with the same id (recreated) is not confused with the old one.
+    first = harness.host.session("job").info().created_at
+    await harness.host.remove("job")
+    await harness.run_elsewhere("job", "print('old output')")
+    assert harness.host.session("job").info().created_at != first
     await harness.run("\x04", session="job", replay_all=True)
     assert client.subscribed[-1] == ("job", 0)
     assert "old output" in harness.text
@@ -252,73 +361,63 @@ async def test_first_attach_starts_at_the_end_unless_replay(harness: Harness) ->
 
 async def test_sigint_while_running_stops_the_session(harness: Harness) -> None:
     client = harness.client
-    release = trio.Event()
-
-    async def loop(hooks: Hooks) -> object:
-        await release.wait()
-        return result(hooks.session, "aborted", error="ScriptAborted: session 'main' was stopped")
-
-    async def stop(*targets: str) -> dict[str, str]:
-        client.stops.append(targets)
-        release.set()
-        return dict.fromkeys(targets, "requested")
-
-    client.handlers["while True: pass"] = loop
-    client.stop = stop  # type: ignore[method-assign]
     repl = harness.repl(handle_signals=True)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(repl.run)
         # Like the Python REPL, a one-line block still waits for a blank line.
         harness.pipe.send_text("while True: pass\r\r")
         with trio.fail_after(10):
-            await wait_for(lambda: repl.interrupts.exec_scope is not None)
+            await wait_until(lambda: repl.interrupts.exec_scope is not None)
+            await wait_until(lambda: harness.running("main"))
             os.kill(os.getpid(), signal.SIGINT)
-            await wait_for(lambda: "was stopped" in harness.text)
+            await wait_until(lambda: "was stopped" in harness.text)
         harness.pipe.send_text("1 + 1\r\x04")
     assert client.stops == [("main",)]
+    assert harness.host.session("main").info().last_status == "completed"
     text = harness.text
     assert text.index("stop requested") < text.index("ScriptAborted")
     assert "2\n" in text
 
 
-async def test_third_interrupt_stops_waiting(harness: Harness) -> None:
+async def test_third_interrupt_stops_waiting(harness: Harness, native_call: NativeCall) -> None:
     client = harness.client
-    never = trio.Event()
-
-    async def stuck(hooks: Hooks) -> object:
-        await never.wait()
-        raise AssertionError("unreachable")
-
-    client.handlers["stuck()"] = stuck
     repl = harness.repl()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(repl.run)
-        harness.pipe.send_text("stuck()\r")
+        harness.pipe.send_text("native_call()\r")
         with trio.fail_after(10):
-            await wait_for(lambda: repl.interrupts.exec_scope is not None)
+            await wait_until(lambda: repl.interrupts.exec_scope is not None)
+            await native_call.wait_entered()
             await repl.interrupts.interrupt()
             await repl.interrupts.interrupt()
             assert "still stopping" in harness.text
             await repl.interrupts.interrupt()
-            await wait_for(lambda: "stopped waiting" in harness.text)
+            await wait_until(lambda: "stopped waiting" in harness.text)
         harness.pipe.send_text("\x04")
     assert client.stops == [("main",)]
+    # The statement goes on in the session, still inside the call.
+    assert harness.host.session("main").state is SessionState.STOPPING
 
 
-async def test_busy_session_says_what_to_do(harness: Harness) -> None:
-    from spe_host._errors import SessionBusy
-
-    async def busy(hooks: Hooks) -> object:
-        raise SessionBusy("session 'main' is running; wait for it or stop it")
-
-    harness.client.handlers["x = 1"] = busy
+async def test_busy_session_says_what_to_do(harness: Harness, native_call: NativeCall) -> None:
+    harness.start("main", "native_call()")
+    with trio.fail_after(5):
+        await native_call.wait_entered()
     await harness.run("x = 1\r\x04")
     assert "%stop stops it" in harness.text
+    assert "x" not in namespace(harness)
 
 
-def test_toolbar_shows_host_session_state_and_line(harness: Harness) -> None:
+async def test_toolbar_shows_host_session_state_and_line(
+    harness: Harness, native_call: NativeCall
+) -> None:
+    # The second run in the session, blocked on its seventh line at 50%.
+    await harness.host.execute("etl", "pass")
+    harness.start("etl", "spe.progress(50)\n" + "\n" * 5 + "native_call()")
+    with trio.fail_after(5):
+        await native_call.wait_entered()
     repl = harness.repl("etl")
-    repl.info = info("etl", state="running", location="<session etl #2>:7", progress_percent=50.0)
+    [repl.info] = await harness.client.sessions("etl")
     text = "".join(fragment[1] for fragment in repl.prompts.toolbar())
     assert "testhost" in text
     assert "etl" in text
