@@ -268,11 +268,12 @@ class Service:
             yield live.info()
 
     def watch(
-        self, principal: Principal, *patterns: str
+        self, principal: Principal, *patterns: str, locations: bool = False
     ) -> AbstractAsyncContextManager[AsyncIterator[StateChange]]:
-        """State changes of the sessions matching ``patterns``, pushed as they happen."""
+        """State changes of the sessions matching ``patterns``, pushed as they happen
+        (with ``locations``, also a running session's move to another line)."""
         self.authorize(principal, Operation.WATCH)
-        return self._host.watch(*patterns)
+        return self._host.watch(*patterns, locations=locations)
 
     # -- controlling ------------------------------------------------------------------
 

@@ -16,16 +16,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 
 import trio
 import trio.testing
 
+from ._groups import sole_exception
 from ._model import Role
 from .client import Client, open_client
 from .engine import Host
 from .server import serve_stream
 from .service import Principal
+from .wire import DEFAULT_MAX_FRAME
 
 __all__ = ["open_test_client"]
 
@@ -37,6 +38,7 @@ async def open_test_client(
     role: Role = Role.ADMIN,
     peer: str = "test client",
     timeout: float = 5.0,
+    max_frame: int = DEFAULT_MAX_FRAME,
 ) -> AsyncIterator[Client]:
     """A client connected to ``host`` over an in-memory stream, as ``role``.
 
@@ -45,17 +47,34 @@ async def open_test_client(
         role: The role the connection has (no token is checked).
         peer: How the server names the peer (in logs, stop tickets and the journal).
         timeout: Seconds the client's handshake may take.
+        max_frame: The frame limit, in bytes, of both ends.
 
     Yields:
-        The connected client; the connection closes when the block ends.
+        The connected client; the connection closes when the block ends. An exception
+        raised in the block comes out as itself, not wrapped in an exception group.
     """
     client_stream, server_stream = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(
-            partial(serve_stream, host, server_stream, principal=Principal(role, peer))
-        )
-        async with open_client(
-            client_stream, address=f"memory:{host.name}", timeout=timeout
-        ) as client:
-            yield client
-        nursery.cancel_scope.cancel()
+    principal = Principal(role, peer)
+    served = trio.Event()
+
+    async def serve() -> None:
+        try:
+            await serve_stream(host, server_stream, principal=principal, max_frame=max_frame)
+        finally:
+            served.set()
+
+    # The server's task is plumbing that does not raise, so a group out of this
+    # nursery holds what the block raised.
+    with sole_exception():
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve)
+            async with open_client(
+                client_stream, address=f"memory:{host.name}", timeout=timeout, max_frame=max_frame
+            ) as client:
+                yield client
+            # The client closed its end: the server reads the end of the stream and
+            # closes the connection as it would a socket's. Cancelling it is the
+            # backstop, not the way it ends.
+            with trio.move_on_after(timeout):
+                await served.wait()
+            nursery.cancel_scope.cancel()

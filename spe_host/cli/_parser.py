@@ -246,12 +246,19 @@ def _add_ls(verbs: Verbs, shared: Shared) -> None:
         _verbs.ls,
         "list sessions",
         "List the host's sessions: id, state, job name, progress, the line running now,\n"
-        "the last execution's status and age. Patterns are shell-style wildcards.",
+        "the last execution's status and age. Patterns are shell-style wildcards.\n"
+        "With --watch it lists them again whenever one changes, as the host tells it\n"
+        "(no polling): redrawn in place on a terminal, a new table after a blank line\n"
+        'when piped, and with --json one line per change, {"session": ..., "previous":\n'
+        'STATE}, led by a line per existing session with "previous" null. It runs\n'
+        "until Ctrl-C, which exits 130.",
         [
             "spe-host ls",
             "spe-host ls 'etl-*' --state running",
             "spe-host ls -q | xargs spe-host rm",
             "spe-host ls --json",
+            "spe-host ls --watch",
+            "spe-host ls -w 'etl-*' --json | jq -c '[.session.id, .previous, .session.state]'",
         ],
         [shared.connection, shared.json],
     )
@@ -260,6 +267,12 @@ def _add_ls(verbs: Verbs, shared: Shared) -> None:
         "--state", choices=["idle", "running", "stopping"], help="only sessions in this state"
     )
     ls.add_argument("-q", "--quiet", action="store_true", help="print the ids only")
+    ls.add_argument(
+        "-w",
+        "--watch",
+        action="store_true",
+        help="list again on every change the host pushes, until Ctrl-C",
+    )
 
 
 def _add_receive(verbs: Verbs, shared: Shared) -> None:

@@ -13,9 +13,10 @@ the exception into a sentence and an exit code by its class. A verb returns
 :data:`EXIT_FAILED` itself only for outcomes that are answers, not errors: a target
 that matched nothing, a session still running when a wait ended.
 
-``attach`` imports the REPL (prompt_toolkit, pygments) and ``wait`` on a terminal
-imports prompt_toolkit's progress bar, both inside the verb, so the other verbs start
-without loading them.
+``ls --watch`` and ``wait`` on a terminal follow the host's pushed state changes
+(``_live.py``); nothing here polls. ``attach`` imports the REPL (prompt_toolkit,
+pygments) and ``wait`` on a terminal imports prompt_toolkit's progress bar, both inside
+the verb, so the other verbs start without loading them.
 """
 
 from __future__ import annotations
@@ -28,11 +29,10 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import trio
-
-from .._model import SessionInfo, SessionState, StopOutcome, is_pattern
+from .._model import SessionState, StopOutcome, is_pattern
 from ..client import Client, connect
 from ._exits import EXIT_FAILED, EXIT_OK, UsageError
+from ._live import wait_with_progress, watch_sessions
 from ._output import PROG, err, print_json, print_sessions, print_table, session_json
 
 __all__ = ["attach", "connected", "ls", "receive", "rm", "start", "stop", "wait"]
@@ -61,8 +61,15 @@ async def connected(args: argparse.Namespace, target: str | None = None) -> Asyn
 
 
 async def ls(args: argparse.Namespace) -> int:
-    """``spe-host ls``: list sessions; an exact id that matches nothing exits 1."""
+    """``spe-host ls``: list sessions; an exact id that matches nothing exits 1.
+
+    With ``--watch`` it lists them again on every change until Ctrl-C (exit 130).
+    """
     async with connected(args) as client:
+        if args.watch:
+            await watch_sessions(
+                client, args.patterns, state=args.state, as_json=args.json, quiet=args.quiet
+            )
         infos = await client.sessions(*args.patterns, state=args.state)
     if args.json:
         print_json([session_json(info) for info in infos])
@@ -145,9 +152,12 @@ async def wait(args: argparse.Namespace) -> int:
     async with connected(args) as client:
         # Only the sessions the wait covered count: a job that a wildcard matches
         # but that starts during the wait is not "still running".
-        waited = {info.id for info in await client.sessions(*args.sessions)}
+        before = await client.sessions(*args.sessions)
+        waited = {info.id for info in before}
         if sys.stdout.isatty() and not args.json:
-            finished = await _wait_with_progress(client, args.sessions, args.timeout, args.any)
+            finished = await wait_with_progress(
+                client, args.sessions, before, timeout=args.timeout, any_=args.any
+            )
         else:
             finished = await client.wait(*args.sessions, timeout=args.timeout, any=args.any)
         still = [
@@ -163,49 +173,6 @@ async def wait(args: argparse.Namespace) -> int:
         err(f"still running{_after(args.timeout)}: {', '.join(still)}")
         return EXIT_FAILED
     return EXIT_OK
-
-
-async def _wait_with_progress(
-    client: Client, targets: Sequence[str], timeout: float | None, any_: bool
-) -> list[SessionInfo]:
-    """``wait``, showing a prompt_toolkit progress bar for sessions that report progress."""
-    from prompt_toolkit.shortcuts import ProgressBar
-    from prompt_toolkit.shortcuts.progress_bar import ProgressBarCounter
-
-    finished: list[SessionInfo] = []
-    bar: ProgressBar | None = None
-    counters: dict[str, ProgressBarCounter[object]] = {}
-    try:
-        async with trio.open_nursery() as nursery:
-
-            async def waiter() -> None:
-                finished.extend(await client.wait(*targets, timeout=timeout, any=any_))
-                nursery.cancel_scope.cancel()
-
-            nursery.start_soon(waiter)
-            while True:
-                for info in await client.sessions(*targets):
-                    if info.progress_percent is None and info.id not in counters:
-                        continue
-                    if bar is None:
-                        bar = ProgressBar(title="waiting for " + ", ".join(targets))
-                        bar.__enter__()
-                    counter = counters.get(info.id)
-                    if counter is None:
-                        counter = counters[info.id] = bar(label=info.id, total=100)
-                    counter.items_completed = int(info.progress_percent or 0)
-                    counter.label = f"{info.id}: {info.progress_message or info.state}"
-                    if not info.active:
-                        if info.last_status == "completed":
-                            counter.items_completed = 100
-                        counter.done = True
-                if bar is not None:
-                    bar.invalidate()
-                await trio.sleep(0.2)
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
-    return finished
 
 
 async def stop(args: argparse.Namespace) -> int:

@@ -323,7 +323,9 @@ class Client:
         """
         return subscription(self._mux, session, from_offset, timeout=self._timeout)
 
-    def watch(self, *patterns: str) -> AbstractAsyncContextManager[StateWatch]:
+    def watch(
+        self, *patterns: str, locations: bool = False
+    ) -> AbstractAsyncContextManager[StateWatch]:
         """Follow the state changes of sessions, as the host pushes them.
 
         Example::
@@ -338,12 +340,14 @@ class Client:
 
         Args:
             *patterns: Session ids or ``fnmatch`` wildcards; none means every session.
+            locations: Also report when a running session moves to another line
+                (the host samples it twice a second).
 
         Returns:
             A context manager yielding an async iterator of
             :class:`~spe_host._model.StateChange`.
         """
-        return watching(self._mux, list(patterns), timeout=self._timeout)
+        return watching(self._mux, list(patterns), locations=locations, timeout=self._timeout)
 
     # -- plumbing ------------------------------------------------------------------------
 

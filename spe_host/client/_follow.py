@@ -139,10 +139,14 @@ async def subscription(
 
 @asynccontextmanager
 async def watching(
-    mux: Multiplexer, patterns: list[str], *, timeout: float
+    mux: Multiplexer, patterns: list[str], *, locations: bool, timeout: float
 ) -> AsyncIterator[StateWatch]:
     """Run a ``watch`` request for the block; see :meth:`Client.watch`."""
-    async with mux.request(lambda request_id: Watch(id=request_id, patterns=patterns)) as inbox:
+
+    def make(request_id: int) -> Request:
+        return Watch(id=request_id, patterns=patterns, locations=locations)
+
+    async with mux.request(make) as inbox:
         changes = StateWatch(inbox)
         try:
             yield changes

@@ -8,11 +8,14 @@ by id or ``fnmatch`` pattern, and lets a caller look at them without running cod
 and progress, ``complete`` a name in their namespaces. The host adds the operations
 that run, stop and remove code.
 
-Nothing here polls. The host fires one :class:`~spe_host.engine._events.Broadcast`
-when a session starts, stops, finishes or goes (``wait`` and idle expiry wait on it);
-each session tells the registry of its own changes of state and progress, in the
-trio thread, and the registry passes them to the watchers that match (see
-``_watch``).
+Nothing here polls for state. The host fires one
+:class:`~spe_host.engine._events.Broadcast` when a session starts, stops, finishes or
+goes (``wait`` and idle expiry wait on it); each session tells the registry of its own
+changes of state and progress, in the trio thread, and the registry passes them to the
+watchers that match (see ``_watch``). The one value no event announces is the line a
+running script is on: it is read from the session thread's frame, so for a watcher
+that asks for locations the registry samples the running sessions it watches every
+:data:`LOCATION_INTERVAL` seconds and offers the ones whose line moved.
 """
 
 from __future__ import annotations
@@ -35,10 +38,12 @@ from ._follow import DEFAULT_CHUNK_CHARS, Follower
 from ._session import ScriptSession
 from ._watch import Watcher
 
-__all__ = ["Registry"]
+__all__ = ["LOCATION_INTERVAL", "Registry"]
 
 # Worker threads completion may hold at once, including ones abandoned at its timeout.
 _COMPLETION_THREADS = 4
+#: Seconds between two samples of a watched running session's location.
+LOCATION_INTERVAL = 0.5
 
 
 class Registry:
@@ -126,7 +131,9 @@ class Registry:
                 await self._changed.wait()
         return [s for s in targets if not s.is_active()]
 
-    def watch(self, *patterns: str) -> AbstractAsyncContextManager[AsyncIterator[StateChange]]:
+    def watch(
+        self, *patterns: str, locations: bool = False
+    ) -> AbstractAsyncContextManager[AsyncIterator[StateChange]]:
         """Follow the state changes of sessions, pushed as they happen::
 
             async with host.watch("etl*") as changes:
@@ -134,29 +141,53 @@ class Registry:
                     print(change.previous, "->", change.session.state)
 
         A change is a new state (a new session is first seen with ``previous``
-        CLOSED: it did not exist) or new progress. A watcher that reads slowly gets
-        each session's newest snapshot, once, with ``previous`` the state it last
-        saw: changes are coalesced per session, so it never holds more than one
-        entry per session.
+        CLOSED: it did not exist), new progress, or, with ``locations``, a running
+        session's new location (sampled every :data:`LOCATION_INTERVAL` s). A watcher
+        that reads slowly gets each session's newest snapshot, once, with
+        ``previous`` the state it last saw: changes are coalesced per session, so it
+        never holds more than one entry per session.
 
         Args:
             *patterns: Ids or ``fnmatch`` wildcards (none: every session), matching
                 sessions that exist now or are created later.
+            locations: Also report when a running session moves to another line.
 
         Returns:
             A context manager; the iterator it yields ends when the block is left.
         """
-        return self._watching(patterns)
+        return self._watching(patterns, locations)
 
     @asynccontextmanager
-    async def _watching(self, patterns: tuple[str, ...]) -> AsyncIterator[Watcher]:
+    async def _watching(self, patterns: tuple[str, ...], locations: bool) -> AsyncIterator[Watcher]:
         watcher = Watcher(patterns, self.sessions(*patterns))
         self._watchers.add(watcher)
         try:
-            yield watcher
+            async with trio.open_nursery() as sampler:
+                if locations:
+                    sampler.start_soon(self._sample_locations, watcher)
+                try:
+                    yield watcher
+                finally:
+                    sampler.cancel_scope.cancel()
         finally:
             self._watchers.discard(watcher)
             watcher.close()
+
+    async def _sample_locations(self, watcher: Watcher) -> None:
+        seen: dict[str, str | None] = {}
+        while True:
+            await trio.sleep(LOCATION_INTERVAL)
+            running = {
+                s.id: s for s in self._sessions.values() if s.is_active() and watcher.matches(s.id)
+            }
+            for session_id in seen.keys() - running.keys():
+                del seen[session_id]
+            for session_id, session in running.items():
+                where = session.location
+                # A run's start was announced with no line yet: its first line is news.
+                if seen.get(session_id) != where:
+                    watcher.offer(session)
+                seen[session_id] = where
 
     def follow(
         self,

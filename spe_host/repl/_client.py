@@ -2,8 +2,10 @@
 
 The REPL reaches a host only through a client (the layer contract). It is written
 against this protocol rather than :class:`spe_host.client.Client`, so its tests can
-drive it with a fake, and so the values it streams (``OutputChunk``, ``ProgressReport``) are
-named in one place.
+wrap the real client in a recording proxy, and so the values it streams
+(``OutputChunk``, ``ProgressReport``) are named in one place. ``watch`` is how the
+toolbar learns of changes to the attached session: the host pushes them, the REPL never
+polls.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .._model import (
     OutputChunk,
     ProgressReport,
     SessionInfo,
+    StateChange,
     StopOutcome,
 )
 
@@ -57,3 +60,7 @@ class ReplClient(Protocol):
     def subscribe(
         self, session: str, from_offset: int = 0
     ) -> AbstractAsyncContextManager[AsyncIterator[OutputChunk | ProgressReport]]: ...
+
+    def watch(
+        self, *patterns: str, locations: bool = False
+    ) -> AbstractAsyncContextManager[AsyncIterator[StateChange]]: ...

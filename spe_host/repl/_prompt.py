@@ -151,7 +151,6 @@ class Prompts:
             prompt_continuation=continuation,
             bottom_toolbar=self.toolbar,
             style=STYLE,
-            refresh_interval=0.5,
             input=self._input,
             output=self._output,
         )
@@ -160,7 +159,11 @@ class Prompts:
         return [("class:prompt.session", f"{self._repl.session} "), ("class:prompt", ">>> ")]
 
     def toolbar(self) -> FormattedText:
-        """The bottom toolbar: host, session, state, running line and progress."""
+        """The bottom toolbar: host, session, state, running line and progress.
+
+        It is drawn from the REPL's ``info``, which the host's pushed changes keep
+        fresh; the REPL redraws the prompt on each change, so no refresh timer runs.
+        """
         repl = self._repl
         info = repl.info
         state = "new" if info is None else info.state

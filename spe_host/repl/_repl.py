@@ -21,12 +21,19 @@ The REPL remembers, per host and session, the output offset it had seen when it
 detached; attaching again subscribes from there, so what the session printed while
 you were away is replayed first (``_history.py``, which also keeps the input history).
 
+The toolbar's view of the session (``Repl.info``) is read once when the REPL attaches,
+then kept fresh by the host: the REPL watches the attached session (``Client.watch``)
+and each pushed change replaces ``info`` and redraws the prompt, so a job that another
+client starts, its progress and its end show at once, with no polling. ``%session``
+ends that watch and watches the new session.
+
 This module is the loop itself: attach, prompt, run what was typed (a ``%`` command
 goes to ``_commands.py``), show the result, follow the output, detach.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -37,7 +44,7 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output as TerminalOutput
 
 from .._errors import LocalProtocolError, PermissionDenied, SessionBusy, SessionNotFound
-from .._model import ExecutionResult, SessionInfo
+from .._model import ExecutionResult, SessionInfo, SessionState, StateChange
 from ._client import ReplClient
 from ._commands import MetaCommands
 from ._follow import Follower
@@ -46,10 +53,7 @@ from ._interrupt import Interrupts
 from ._prompt import Prompts, run_prompt
 from ._screen import Screen, stdout_writer
 
-__all__ = ["POLL_INTERVAL", "Repl"]
-
-# How often the toolbar's view of the session (state, running line) is refreshed.
-POLL_INTERVAL = 1.0
+__all__ = ["Repl"]
 
 
 class Repl:
@@ -71,11 +75,11 @@ class Repl:
             (by default only what was printed since you last detached is replayed).
         handle_signals: Turn SIGINT into a stop while a statement runs (needs the main
             thread; tests driving the prompt with a pipe turn it off).
-        poll_interval: Seconds between refreshes of the toolbar's session state.
 
     Attributes:
         session: The session attached now (``%session`` changes it).
-        info: The host's last word on that session (None: it does not exist yet).
+        info: The host's last word on that session (None: it does not exist yet),
+            as the host pushed it.
         screen: Where everything the REPL prints goes.
         interrupts: What Ctrl-C stops.
         prompts: The statement and ``input()`` prompts.
@@ -94,7 +98,6 @@ class Repl:
         state: Path | None = None,
         replay_all: bool = False,
         handle_signals: bool = True,
-        poll_interval: float = POLL_INTERVAL,
     ) -> None:
         self.client = client
         self.session = session
@@ -110,8 +113,8 @@ class Repl:
         self._follower = Follower(client, self.screen, self._gone)
         self._replay_all = replay_all
         self._handle_signals = handle_signals
-        self._poll_interval = poll_interval
         self._nursery: trio.Nursery | None = None
+        self._watch_scope: trio.CancelScope | None = None
 
     async def run(self) -> None:
         """Run until the user detaches (Ctrl-D or ``%detach``).
@@ -125,7 +128,6 @@ class Repl:
                 await nursery.start(self.interrupts.watch)
             try:
                 await self.enter(self.session, banner=True)
-                nursery.start_soon(self._poll_info)
                 await self._loop()
             finally:
                 self._save_mark()
@@ -160,11 +162,16 @@ class Repl:
     # -- attaching to a session --------------------------------------------------------
 
     async def enter(self, session: str, *, banner: bool = False) -> None:
-        """Attach to ``session``: refresh its state, pick the replay offset, reset the prompt."""
+        """Attach to ``session``: watch it, read its state once, pick the replay offset.
+
+        The statement prompt is reset too: its history and toolbar are the session's.
+        """
         await self._follower.stop()
         self._save_mark()
         self.session = session
         self.info = None
+        # Watch first, then read the state: any change after the reading is pushed.
+        await self._watch(session)
         await self._refresh_info()
         info = self.info
         mark = load_mark(mark_path(self.state_dir, self.host_label, session))
@@ -194,14 +201,39 @@ class Repl:
         if session == self.session:
             self.info = next((i for i in infos if i.id == session), None)
 
-    async def _poll_info(self) -> None:
-        while True:
-            await trio.sleep(self._poll_interval)
-            await self._refresh_info()
-            if self.screen.app is not None and self.interrupts.exec_scope is None:
-                # At the prompt: a session created meanwhile (say by `spe-host start`)
-                # starts streaming now rather than after the next statement.
-                self._follow()
+    async def _watch(self, session: str) -> None:
+        """Follow the state changes of ``session`` alone, ending the previous watch."""
+        if self._watch_scope is not None:
+            self._watch_scope.cancel()
+        self._watch_scope = None
+        if self._nursery is not None:
+            self._watch_scope = await self._nursery.start(self._watch_changes, session)
+
+    async def _watch_changes(
+        self, session: str, task_status: trio.TaskStatus[trio.CancelScope]
+    ) -> None:
+        with trio.CancelScope() as scope:
+            async with self.client.watch(session, locations=True) as changes:
+                task_status.started(scope)
+                async for change in changes:
+                    self._changed(change)
+
+    def _changed(self, change: StateChange) -> None:
+        info = change.session
+        if info.id != self.session:
+            return
+        self.info = None if info.state == SessionState.CLOSED else info
+        app = self.screen.app
+        if app is None:
+            return
+        # The prompt runs in its own thread; invalidate() is its thread-safe redraw,
+        # and fails only if that thread's loop has just closed (the prompt ended).
+        with contextlib.suppress(RuntimeError):
+            app.invalidate()
+        if self.interrupts.exec_scope is None:
+            # At the prompt: a session created meanwhile (say by `spe-host start`)
+            # starts streaming now rather than after the next statement.
+            self._follow()
 
     # -- following the session's output while at the prompt ----------------------------
 
@@ -248,7 +280,6 @@ class Repl:
             )
         elif result is not None:
             _show_result(self.screen, result)
-        await self._refresh_info()
 
     async def _answer_input(self, prompt: str) -> str | None:
         """Answer the script's ``input()`` with an inline prompt (None: end of file)."""

@@ -105,8 +105,9 @@ class ServerConnection:
             # waits (end-of-file) and make their sends fail instead of blocking.
             self.framed.lost()
             self.requests.close()
-            await trio.aclose_forcefully(self._raw)
+            # Logged first: closing raises Cancelled again when shutdown cancelled us.
             logger.debug("connection %d from %s closed", self.number, self.peer)
+            await trio.aclose_forcefully(self._raw)
 
     def _lost(self) -> None:
         if self._nursery is not None:

@@ -303,7 +303,9 @@ class Requests:
         await self._sender.reply(request.id, None)
 
     async def _watch(self, request: Watch) -> None:
-        async with self._service.watch(self._conn.principal, *request.patterns) as changes:
+        async with self._service.watch(
+            self._conn.principal, *request.patterns, locations=request.locations
+        ) as changes:
             with self._stream(request.id):
                 async for change in changes:
                     await self._sender.send(

@@ -227,10 +227,13 @@ class Watch(Request):
 
     Attributes:
         patterns: Session ids or fnmatch wildcards; empty means every session.
+        locations: Also report a running session's new location (the line it is on),
+            sampled twice a second; for toolbars and live tables.
     """
 
     TYPE: ClassVar[str] = "watch"
     patterns: list[str] = field(default_factory=list)
+    locations: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

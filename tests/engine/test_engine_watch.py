@@ -180,3 +180,31 @@ async def test_several_watchers_each_see_every_change(host: spe_host.Host) -> No
             await host.execute("s", "pass")
             for changes in (one, two):
                 assert step(await anext(changes)) == ("s", SessionState.CLOSED, SessionState.IDLE)
+
+
+async def test_a_watch_that_asks_for_locations_is_told_when_a_running_session_moves_on(
+    host: spe_host.Host,
+) -> None:
+    first, second = threading.Event(), threading.Event()
+    try:
+        with trio.fail_after(5):
+            session = host.start(
+                "a", "first.wait()\nx = 1\nsecond.wait()\n", args={"first": first, "second": second}
+            )
+            await wait_location(session, 1)
+            async with host.watch("a", locations=True) as changes:
+                first.set()
+                # Sampled twice a second: the line moves from 1 to 3, the state stays.
+                async for change in changes:
+                    assert step(change) == ("a", SessionState.RUNNING, SessionState.RUNNING)
+                    assert change.session.location is not None
+                    if change.session.location.endswith(":3"):
+                        break
+                second.set()
+                async for change in changes:
+                    if change.session.state is SessionState.IDLE:
+                        assert change.session.location is None
+                        break
+    finally:
+        first.set()
+        second.set()

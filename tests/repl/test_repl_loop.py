@@ -105,8 +105,10 @@ class Recorded:
         self.subscribed.append((session, from_offset))
         return self.client.subscribe(session, from_offset)
 
-    def watch(self, *patterns: str) -> AbstractAsyncContextManager[StateWatch]:
-        return self.client.watch(*patterns)
+    def watch(
+        self, *patterns: str, locations: bool = False
+    ) -> AbstractAsyncContextManager[StateWatch]:
+        return self.client.watch(*patterns, locations=locations)
 
 
 class Harness:

@@ -73,7 +73,7 @@ async def test_a_cancelled_listener_stops_no_session_even_with_an_attached_execu
         ):
             outcome: list[BaseException | spe_host.ExecutionResult] = []
             async with trio.open_nursery() as servers:
-                listening = await servers.start(partial(serve_unix, host, shutdown_timeout=0.2))
+                listening = await servers.start(partial(serve_unix, host, shutdown_timeout=0.05))
 
                 async def attached() -> None:
                     try:

@@ -1,4 +1,10 @@
-"""The server's guard rails: authentication, roles, file modes, framing, listeners."""
+"""The server's guard rails: authentication, roles, file modes, framing, listeners.
+
+What sockets, tokens, TLS, peer credentials, connection files and listeners do runs
+over real unix sockets and TCP. What a request does on the wire runs in memory
+(``served("memory")``: :func:`spe_host.server.serve_stream` over a memory stream pair),
+with one real TCP variant kept where it is the only end-to-end check of that path.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,6 @@ import pytest
 import trio
 import trustme
 from support.server import (
-    TRANSPORTS,
     encode,
     mode,
     read_frames,
@@ -53,9 +58,11 @@ async def test_tcp_refuses_a_wrong_or_missing_token() -> None:
             assert (frame["type"], frame["id"], frame["code"]) == ("error", None, "unauthorized")
 
 
-async def test_an_operator_may_watch_and_stop_but_not_run_code() -> None:
+@pytest.mark.parametrize("transport", ["memory", "tcp"])
+async def test_an_operator_may_watch_and_stop_but_not_run_code(transport: str) -> None:
+    # Over TCP the role comes from the operator token; in memory it is given.
     with trio.fail_after(10):
-        async with served("tcp") as srv, srv.connect() as admin:
+        async with served(transport) as srv, srv.connect() as admin:
             await admin.execute("s", "x = 1\nprint('hi')")
             async with srv.connect("operator") as operator:
                 assert operator.role == "operator"
@@ -160,7 +167,7 @@ async def test_failed_handshakes_are_logged_and_throttled(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="spe_host.auth")
     # A clock that never moves: no failure ages out during the test.
-    throttle = FailureThrottle(limit=5, window=10.0, penalty=0.2, clock=lambda: 0.0)
+    throttle = FailureThrottle(limit=5, window=10.0, penalty=0.05, clock=lambda: 0.0)
     with trio.fail_after(15):
         async with served("tcp", throttle=throttle) as srv:
             for attempt in range(5):
@@ -168,12 +175,12 @@ async def test_failed_handshakes_are_logged_and_throttled(
                 with pytest.raises(AuthenticationError):
                     async with srv.connect(token=f"guess-{attempt}"):
                         pass
-            assert throttle.delay_for("127.0.0.1") == pytest.approx(0.2)
+            assert throttle.delay_for("127.0.0.1") == pytest.approx(0.05)
             began = trio.current_time()
             with pytest.raises(AuthenticationError):
                 async with srv.connect(token="guess-6"):
                     pass
-            assert trio.current_time() - began >= 0.2
+            assert trio.current_time() - began >= 0.05
             # The right token still gets in (after the delay) and clears the record.
             async with srv.connect() as client:
                 assert client.role == "admin"
@@ -257,8 +264,9 @@ async def test_serve_with_certificate_files(
 # --- framing ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("transport", ["memory", "tcp"])
 async def test_a_malformed_frame_closes_only_that_connection(transport: str) -> None:
+    # Over TCP, closing after an error must not reset the connection and lose the frame.
     with trio.fail_after(10):
         async with served(transport, max_frame=4096) as srv, srv.connect(max_frame=4096) as good:
             await good.execute("keep", "x = 1")
@@ -282,7 +290,7 @@ async def test_a_malformed_frame_closes_only_that_connection(transport: str) -> 
 
 async def test_the_first_message_must_be_hello_of_a_compatible_version() -> None:
     with trio.fail_after(10):
-        async with served("unix") as srv:
+        async with served("memory") as srv:
             stream = await srv.open_raw()
             await stream.send_all(encode({"type": "hello", "version": "2.0"}))
             [frame] = await read_frames(stream)
@@ -312,16 +320,18 @@ async def test_before_authentication_frames_are_small() -> None:
 
 async def test_a_silent_client_is_dropped_after_the_handshake_deadline() -> None:
     with trio.fail_after(10):
-        async with served("tcp", handshake_timeout=0.2) as srv:
+        async with served("tcp", handshake_timeout=0.05) as srv:
             stream = await srv.open_raw()
             [frame] = await read_frames(stream)
             assert (frame["id"], frame["code"]) == (None, "unauthorized")
-            assert "no hello arrived within 0.2 seconds" in frame["message"]
+            assert "no hello arrived within 0.05 seconds" in frame["message"]
 
 
 async def test_request_ids_cancel_and_late_input_replies_on_the_wire() -> None:
+    # Frames no well-behaved client sends, over serve_stream: the client-side
+    # Connection would refuse to send the duplicate id itself.
     with trio.fail_after(10):
-        async with served("unix") as srv:
+        async with served("memory") as srv:
             srv.host.start("s", "x = 1")
             await srv.host.wait("s")
             stream, _ = await srv.raw_hello()

@@ -19,7 +19,12 @@ def test_watch_streams_state_events_until_cancelled() -> None:
     client, server = handshaken()
     watch = p.Watch(id=3, patterns=["etl*"])
     data = client.send(watch)
-    assert json.loads(data) == {"type": "watch", "id": 3, "patterns": ["etl*"]}
+    assert json.loads(data) == {
+        "type": "watch",
+        "id": 3,
+        "patterns": ["etl*"],
+        "locations": False,
+    }
     server.receive_data(data)
     assert server.next_event() == watch
     changed = state(3)
