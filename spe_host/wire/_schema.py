@@ -26,6 +26,7 @@ message class and fails when its schema is first derived.
 
 from __future__ import annotations
 
+import abc
 import enum
 import math
 import re
@@ -88,11 +89,12 @@ def describe(value: object) -> str:
 # --- field types -----------------------------------------------------------------------
 
 
-class _Spec:
+class _Spec(abc.ABC):
     """One field type; the default ``decode`` and ``encode`` keep the value as it is."""
 
+    @abc.abstractmethod
     def check(self, value: object) -> None:
-        raise NotImplementedError
+        """Raise ``_Mismatch`` unless ``value`` is of this type."""
 
     def decode(self, value: object) -> object:
         self.check(value)

@@ -125,6 +125,7 @@ def test_protocol_module_imports_no_trio() -> None:
                 imported.add(node.module or "")
     assert imported <= {
         "__future__",
+        "abc",
         "json",
         "math",
         "re",
