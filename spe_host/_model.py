@@ -35,9 +35,11 @@ __all__ = [
     "SessionState",
     "StateChange",
     "StopOutcome",
+    "byte_length",
     "check_session_id",
     "dropped_marker",
     "is_pattern",
+    "printable",
 ]
 
 #: The characters that make a target an ``fnmatch`` pattern rather than an exact id.
@@ -48,6 +50,21 @@ _SESSION_ID: Final = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}")
 def is_pattern(target: str) -> bool:
     """True if ``target`` holds a wildcard (``*``, ``?`` or ``[``), so it names a pattern."""
     return any(c in target for c in WILDCARDS)
+
+
+def byte_length(text: str) -> int:
+    """How many bytes of an output stream ``text`` stands for.
+
+    The one rule every layer uses to turn output text into offsets: the stream is
+    UTF-8, and bytes that are not UTF-8 travel as lone surrogates (``surrogateescape``,
+    what ``os.listdir`` gives for undecodable names), so the count is exact.
+    """
+    return len(text.encode("utf-8", "surrogateescape"))
+
+
+def printable(text: str) -> str:
+    """``text`` fit for a terminal: undecodable bytes shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def dropped_marker(count: int) -> str:
@@ -213,8 +230,8 @@ class OutputChunk:
 
     Attributes:
         session: The session id.
-        offset: The byte offset (UTF-8, ``surrogateescape``) of ``text`` in the stream.
-        text: The output text.
+        offset: The byte offset of ``text`` in the stream (see :func:`byte_length`).
+        text: The output text; bytes that are not UTF-8 are lone surrogates.
         dropped: Bytes lost just before this chunk because the output buffer was full.
     """
 
@@ -222,6 +239,11 @@ class OutputChunk:
     offset: int
     text: str
     dropped: int = 0
+
+    @property
+    def end(self) -> int:
+        """The offset just past this chunk: where to resume."""
+        return self.offset + byte_length(self.text)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

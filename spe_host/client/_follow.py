@@ -99,8 +99,9 @@ class Subscription(_Stream[OutputChunk | ProgressReport]):
 
     def _value_of(self, event: Message) -> OutputChunk | ProgressReport | None:
         if isinstance(event, Output):
-            self.offset = event.offset + len(event.text.encode("utf-8", "surrogatepass"))
-            return chunk_of(event)
+            chunk = chunk_of(event)
+            self.offset = chunk.end
+            return chunk
         if isinstance(event, ProgressEvent):
             return progress_of(event)
         return None

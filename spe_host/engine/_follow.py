@@ -109,7 +109,7 @@ class Follower:
                         OutputChunk(
                             session=self.session.id,
                             offset=begin + start,
-                            text=str(view[start:end], "utf-8", "replace"),
+                            text=str(view[start:end], "utf-8", "surrogateescape"),
                             dropped=dropped,
                         )
                     )

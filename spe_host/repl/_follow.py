@@ -15,6 +15,7 @@ from collections.abc import Callable
 import trio
 
 from .._errors import SessionNotFound
+from .._model import dropped_marker, printable
 from ._client import OutputChunk, ProgressReport, ReplClient
 from ._screen import Screen
 
@@ -66,9 +67,9 @@ class Follower:
         if isinstance(event, ProgressReport):
             return
         if event.dropped:
-            self._screen.show(f"[... {event.dropped} bytes dropped ...]\n", "note")
-        self._screen.show(event.text)
-        self.offset = max(self.offset, event.offset + len(event.text.encode("utf-8", "replace")))
+            self._screen.show(dropped_marker(event.dropped), "note")
+        self._screen.show(printable(event.text))
+        self.offset = max(self.offset, event.end)
 
     async def _follow(self, session: str, scope: trio.CancelScope) -> None:
         try:

@@ -13,6 +13,7 @@ from typing import TextIO
 
 import trio
 
+from .._model import printable
 from ._client import ReplClient
 from ._keys import needs_more_input
 from ._screen import stdout_writer
@@ -64,7 +65,7 @@ async def run_piped(
             session,
             code,
             interactive=True,
-            on_output=lambda event: out(event.text),
+            on_output=lambda event: out(printable(event.text)),
             on_input=answer,
         )
         if info.value is not None:
