@@ -15,8 +15,9 @@ follow, watch, stop) but never run code, complete (completion evaluates attribut
 live objects), start or remove. Every method checks first, then calls the engine.
 
 Values that go out are the :mod:`spe_host._model` snapshots, never live engine
-objects; the one exception is :class:`~spe_host.engine.Follower`, the engine's cursor
-over a session's output, which a front end drives at the pace its client reads.
+objects; a session's output is followed through an :class:`OutputCursor` (the engine's
+follower, typed so that nothing behind it shows), which a front end drives at the pace
+its client reads.
 Values the engine refuses as arguments (``ValueError``: an invalid id, an unreadable
 script path) become :class:`InvalidArgument`, so every front end answers them the same.
 """
@@ -29,12 +30,13 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from ._errors import PermissionDenied, SessionNotFound, SpeError
 from ._model import (
     Completion,
     ExecutionResult,
+    OutputChunk,
     Progress,
     Role,
     SessionInfo,
@@ -43,16 +45,17 @@ from ._model import (
     StopOutcome,
 )
 
-# Follower and Host are re-exported: the layers above name them only through here.
-from .engine import Follower, Host, InputHandler
+# Host is re-exported for the signatures of the layers above (`serve(host)`), which
+# hand it to a Service and never use it themselves.
+from .engine import Host, InputHandler
 
 __all__ = [
     "EMBEDDING_PROGRAM",
     "OPERATOR_OPERATIONS",
-    "Follower",
     "Host",
     "InvalidArgument",
     "Operation",
+    "OutputCursor",
     "Principal",
     "Service",
 ]
@@ -87,6 +90,32 @@ OPERATOR_OPERATIONS: Final = frozenset(
         Operation.WATCH,
     }
 )
+
+
+class OutputCursor(Protocol):
+    """What a front end gets to follow a session's output and progress (see :meth:`Service.follow`).
+
+    The engine's follower, seen only through this: offsets and values, never the
+    live session behind it.
+    """
+
+    @property
+    def offset(self) -> int:
+        """The next byte offset this cursor will deliver."""
+        ...
+
+    @property
+    def closed(self) -> bool:
+        """True once the session is removed: nothing new will come."""
+        ...
+
+    def pending(self) -> list[OutputChunk | Progress]:
+        """What can be delivered now: new progress, then output chunks from :attr:`offset`."""
+        ...
+
+    async def wait(self) -> None:
+        """Wait until :meth:`pending` has something, or the session is closed."""
+        ...
 
 
 class InvalidArgument(SpeError, ValueError):
@@ -251,7 +280,7 @@ class Service:
         *,
         chunk_chars: int = 64 * 1024,
         progress: Progress | None = None,
-    ) -> Follower:
+    ) -> OutputCursor:
         """A cursor over the session's output and progress from ``from_offset``."""
         self.authorize(principal, Operation.FOLLOW)
         with _arguments():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import sys
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import TypeVar
@@ -43,7 +44,12 @@ async def run_execute(
     timeout: float,
 ) -> ExecutionResult:
     """Send ``request`` (its id is replaced by a fresh one) and follow it to its ``done``."""
-    async with mux.request(lambda request_id: dataclasses.replace(request, id=request_id)) as inbox:
+    # Unbounded, as in 0.1: a run's output is never dropped on its way to a slow
+    # callback (the host's writer holds back what the socket cannot take), and `done`
+    # ends it. Only streams (subscribe, watch) fold what their reader does not take.
+    async with mux.request(
+        lambda request_id: dataclasses.replace(request, id=request_id), backlog=sys.maxsize
+    ) as inbox:
         with sole_exception():
             async with trio.open_nursery() as prompts:
                 while True:

@@ -115,6 +115,14 @@ class Requests:
     async def run(self, request: Request) -> None:
         """Handle one request and answer it; errors become ``error`` answers."""
         try:
+            await self._run(request)
+        finally:
+            # However the handler ended (a stream that failed before it started, too),
+            # a later `cancel` of this id finds nothing to end.
+            self._streams.pop(request.id, None)
+
+    async def _run(self, request: Request) -> None:
+        try:
             await self._handlers[type(request)](request)
         except ConnectionLost:
             pass
@@ -147,19 +155,17 @@ class Requests:
 
     @contextmanager
     def _stream(self, request_id: int) -> Iterator[None]:
-        # The cancel scope `accept` made, which the reader cancels on `cancel`.
-        try:
-            with self._streams[request_id]:
-                yield
-        finally:
-            del self._streams[request_id]
+        # The cancel scope `accept` made, which the reader cancels on `cancel`; `run`
+        # forgets it when the request ends.
+        with self._streams[request_id]:
+            yield
 
     # -- the requests -----------------------------------------------------------------
 
     async def _execute(self, request: Execute) -> None:
         principal = self._conn.principal
-        self._core.refuse_new_work()
         self._service.authorize(principal, Operation.EXECUTE)
+        self._core.refuse_new_work()
         run = Run(self._service.output_offset(principal, request.session))
         self._core.execute_started()
         try:
@@ -233,6 +239,7 @@ class Requests:
         return answer
 
     async def _start(self, request: Start) -> None:
+        self._service.authorize(self._conn.principal, Operation.START)
         self._core.refuse_new_work()
         info = self._service.start(
             self._conn.principal,

@@ -8,7 +8,7 @@ led by the marker the output buffer uses for dropped text (the output was stream
 already and stays replayable by offset).
 
 A session's output and progress reach a client through an engine
-:class:`~spe_host.service.Follower`, pumped by a task of the request. Every send
+:class:`~spe_host.service.OutputCursor`, pumped by a task of the request. Every send
 either queued its frame whole or not at all, so when a pump is cancelled halfway (the
 run ended, the client cancelled) the items it took but did not send go back to the
 run's backlog, and the next flush starts with them: nothing is lost or doubled. A
@@ -25,7 +25,7 @@ import trio
 
 from .._errors import LocalProtocolError
 from .._model import ExecutionResult, OutputChunk, Progress, dropped_marker
-from ..service import Follower
+from ..service import OutputCursor
 from ..transport import FramedStream
 from ..wire import JSON, Error, Message, Output, Result, encode_message
 from ..wire import Progress as ProgressEvent
@@ -38,7 +38,7 @@ class Run:
     """The follower of one ``execute``, once its session exists, and its send lock."""
 
     offset: int
-    follower: Follower | None = None
+    follower: OutputCursor | None = None
     lock: trio.Lock = dataclasses.field(default_factory=trio.Lock)
     # Items a cancelled pump had taken from the follower but not sent yet.
     backlog: list[OutputChunk | Progress] = dataclasses.field(default_factory=list)

@@ -299,6 +299,36 @@ async def test_the_cmdlet_family_and_its_errors(gate: threading.Event, tmp_path:
             assert (await client.execute("ok", "1 + 1")).value == "2"
 
 
+async def test_a_slow_output_callback_loses_no_output_of_its_execute() -> None:
+    # Many more output events than a stream keeps for a reader that does not read:
+    # an execute's own output is never folded away, however slow its callback.
+    with trio.fail_after(20):
+        async with served("memory") as srv, srv.connect() as client:
+            released = trio.Event()
+            shown: list[OutputChunk] = []
+
+            async def slow(chunk: OutputChunk) -> None:
+                shown.append(chunk)
+                await released.wait()
+
+            async def release_once_the_run_is_over() -> None:
+                await wait_state(srv.host, "s", "running")
+                await srv.host.wait("s")
+                released.set()
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(release_once_the_run_is_over)
+                result = await client.execute(
+                    "s",
+                    "import time\nfor i in range(600):\n    print(i)\n    time.sleep(0.0005)",
+                    on_output=slow,
+                )
+            assert len(shown) > 256  # more events than a stream's backlog holds
+            assert all(chunk.dropped == 0 for chunk in shown)
+            assert "".join(chunk.text for chunk in shown) == result.output
+            assert result.output == "".join(f"{i}\n" for i in range(600))
+
+
 @pytest.mark.parametrize("transport", ["memory", "unix"])
 async def test_many_requests_in_flight_on_one_client(transport: str) -> None:
     with trio.fail_after(20):

@@ -34,9 +34,12 @@ def test_the_checker_refuses_a_forbidden_import(tmp_path: Path) -> None:
         "def f():\n    from spe_host.engine._host import Host\n"
     )
     (root / "wire" / "_codec.py").write_text("import trio\n")
+    (root / "__init__.py").write_text('_LAZY = {"Host": "engine"}\n')
+    (root / "server" / "_admit.py").write_text("from .. import Host\nfrom .. import wire\n")
     problems = check_tree(root, "spe_host", RULES)
     assert sorted(problems) == [
         "spe_host.engine._host imports spe_host.server (engine may not import server)",
+        "spe_host.server._admit imports spe_host.engine (server may not import engine)",
         "spe_host.server._serve imports spe_host.engine._host (server may not import engine)",
         "spe_host.wire._codec imports trio (wire may not import trio)",
     ]

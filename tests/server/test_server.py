@@ -352,6 +352,28 @@ async def test_request_ids_cancel_and_late_input_replies_on_the_wire() -> None:
             assert ended == {"type": "result", "id": 5, "value": None}
 
 
+async def test_a_stream_that_failed_to_start_cannot_be_cancelled_afterwards() -> None:
+    with trio.fail_after(10):
+        async with served("memory") as srv:
+            stream, _ = await srv.raw_hello()
+            await stream.send_all(
+                encode({"type": "subscribe", "id": 1, "session": "nope"})
+                + encode({"type": "watch", "id": 2, "patterns": ["*"]})
+            )
+            [refused] = await read_frames(stream, count=1)
+            assert (refused["id"], refused["code"]) == (1, "not_found")
+            # The failed subscribe left nothing behind: its id is free, the watch is not.
+            await stream.send_all(
+                encode({"type": "cancel", "id": 3, "target": 1})
+                + encode({"type": "cancel", "id": 4, "target": 2})
+            )
+            frames = await read_frames(stream, count=3)
+            by_id = {frame["id"]: frame for frame in frames}
+            assert by_id[3] == {"type": "result", "id": 3, "value": False}
+            assert by_id[4] == {"type": "result", "id": 4, "value": True}
+            assert by_id[2] == {"type": "result", "id": 2, "value": None}
+
+
 # --- listeners ----------------------------------------------------------------------------
 
 

@@ -84,7 +84,26 @@ EXEMPT: Mapping[str, frozenset[str]] = {
 }
 
 
-def _imports(path: Path, module: str, is_package: bool) -> Iterator[str]:
+def _lazy_names(root: Path) -> dict[str, str]:
+    # The package root re-exports names of other layers on first use (a `_LAZY` table
+    # in its __init__): `from spe_host import Host` is an import of the engine.
+    init = root / "__init__.py"
+    if not init.exists():
+        return {}
+    for node in ast.walk(ast.parse(init.read_text())):
+        target = node.target if isinstance(node, ast.AnnAssign) else None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        if isinstance(target, ast.Name) and target.id == "_LAZY" and node.value is not None:
+            table = ast.literal_eval(node.value)
+            assert isinstance(table, dict)
+            return {str(k): str(v) for k, v in table.items()}
+    return {}
+
+
+def _imports(
+    path: Path, module: str, is_package: bool, package: str, lazy: Mapping[str, str]
+) -> Iterator[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     here = module.split(".") if is_package else module.split(".")[:-1]
     for node in ast.walk(tree):
@@ -94,12 +113,14 @@ def _imports(path: Path, module: str, is_package: bool) -> Iterator[str]:
             if node.level:
                 base = here[: len(here) - node.level + 1]
                 target = ".".join([*base, node.module] if node.module else base)
-                if node.module is None:
-                    yield from (f"{target}.{alias.name}" for alias in node.names)
-                    continue
-                yield target
             else:
-                yield node.module or ""
+                target = node.module or ""
+            if target == package:
+                # `from spe_host import x` / `from .. import x`: x is a layer (a module)
+                # or a name the root re-exports from one.
+                yield from (f"{package}.{lazy.get(alias.name, alias.name)}" for alias in node.names)
+            else:
+                yield target
 
 
 def _layer(name: str, package: str) -> str:
@@ -112,6 +133,7 @@ def _layer(name: str, package: str) -> str:
 def check_tree(root: Path, package: str, rules: Mapping[str, frozenset[str]]) -> list[str]:
     """Every forbidden import under ``root`` (the package's folder), as sentences."""
     problems: list[str] = []
+    lazy = _lazy_names(root)
     for path in sorted(root.rglob("*.py")):
         relative = path.relative_to(root).with_suffix("")
         is_package = relative.name == "__init__"
@@ -119,7 +141,7 @@ def check_tree(root: Path, package: str, rules: Mapping[str, frozenset[str]]) ->
         module = ".".join(parts)
         layer = parts[1] if len(parts) > 1 else ""
         forbidden = rules.get(layer, frozenset()) - EXEMPT.get(module, frozenset())
-        for name in _imports(path, module, is_package):
+        for name in _imports(path, module, is_package, package, lazy):
             target = _layer(name, package)
             if target in forbidden and target != layer:
                 shown = name if name.split(".")[0] == package else name.split(".")[0]
