@@ -14,7 +14,6 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trio
@@ -22,32 +21,13 @@ import trio.testing
 from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
+from support.recording import Recording
 
 import spe_host
 from spe_host._model import SessionState, StateChange
 from spe_host.cli import _verbs
 from spe_host.cli._parser import build_parser
-from spe_host.client import Client
 from spe_host.testing import open_test_client
-
-
-class Recording:
-    """A client that records the name of every method a verb calls on it."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-        self.calls: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._client, name)
-        if not callable(value):
-            return value
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.calls.append(name)
-            return value(*args, **kwargs)
-
-        return call
 
 
 class Terminal(io.StringIO):

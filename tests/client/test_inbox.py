@@ -5,27 +5,12 @@ from __future__ import annotations
 import pytest
 import trio
 import trio.testing
+from support.client import session_info
 
 from spe_host._errors import ConnectionLost
-from spe_host._model import SessionInfo, SessionState
+from spe_host._model import SessionState
 from spe_host.client._inbox import Inbox
 from spe_host.wire import Done, InputRequest, Output, Progress, Result, StateChanged
-
-
-def _info(session: str, state: SessionState) -> SessionInfo:
-    return SessionInfo(
-        id=session,
-        name=None,
-        state=state,
-        progress_percent=None,
-        progress_message=None,
-        location=None,
-        last_status=None,
-        created_at=1.0,
-        last_accessed=2.0,
-        autodispose=False,
-        output_offset=0,
-    )
 
 
 async def _drain(inbox: Inbox) -> list[object]:
@@ -81,7 +66,7 @@ async def test_a_state_change_supersedes_the_unread_one_of_its_session() -> None
         inbox = Inbox(1, backlog=1)
 
         def change(session: str, state: SessionState, previous: SessionState) -> StateChanged:
-            return StateChanged(id=1, session=_info(session, state), previous=previous)
+            return StateChanged(id=1, session=session_info(session, state), previous=previous)
 
         inbox.put(change("a", SessionState.RUNNING, SessionState.IDLE))
         inbox.put(change("b", SessionState.RUNNING, SessionState.IDLE))

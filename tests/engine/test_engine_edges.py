@@ -15,8 +15,7 @@ import threading
 import pytest
 import trio
 import trio.testing
-from support.engine import abort_frames, wait_location
-from test_engine_host import run_in_real_time
+from support.engine import abort_frames, run_in_real_time, wait_location
 
 import spe_host
 from spe_host import ExecutionStatus, SessionState, StopOutcome

@@ -11,7 +11,7 @@ from datetime import UTC
 import pytest
 import trio
 import trio.testing
-from support.engine import NativeCall, wait_location
+from support.engine import NativeCall, run_in_real_time, wait_location
 
 import spe_host
 from spe_host import (
@@ -221,22 +221,6 @@ async def test_remove_a_running_session_needs_force(host: spe_host.Host) -> None
 
 
 # -- Idle expiry and autodispose ------------------------------------------------------------------
-
-
-async def run_in_real_time(clock: trio.testing.MockClock, host: spe_host.Host, code: str) -> None:
-    """Run code in session 's' while the mock clock follows real time.
-
-    The autojump clock would jump to the next deadline while the worker thread runs
-    (no task is runnable then), so it is paused for the duration.
-    """
-    clock.autojump_threshold = math.inf
-    clock.rate = 1.0
-    try:
-        result = await host.execute("s", code)
-        assert result.status is ExecutionStatus.COMPLETED
-    finally:
-        clock.rate = 0.0
-        clock.autojump_threshold = 0.0
 
 
 async def test_idle_sessions_expire_and_use_pushes_expiry_back(

@@ -13,39 +13,20 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import trio
 import trio.testing
 from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import PipeInput
 from prompt_toolkit.output.vt100 import Vt100_Output
+from support.recording import Recording
 
 import spe_host
 from spe_host._model import SessionState, StateChange
-from spe_host.client import Client
 from spe_host.repl import Repl
 from spe_host.repl._client import ReplClient
 from spe_host.testing import open_test_client
-
-
-class Recording:
-    """A client that records the name of every method the REPL calls on it."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-        self.calls: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._client, name)
-        if not callable(value):
-            return value
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.calls.append(name)
-            return value(*args, **kwargs)
-
-        return call
 
 
 def gated_job(gate: Path, *, percent: float, message: str) -> str:

@@ -6,13 +6,16 @@ sleep-and-hope; every caller bounds them with its own ``trio.fail_after``.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Callable, Collection
 
 import trio
+import trio.testing
 
 import spe_host
+from spe_host import ExecutionStatus
 
 # How often the polling helpers look again; short, so tests stay fast.
 POLL = 0.002
@@ -71,3 +74,19 @@ def abort_frames(error: str | None) -> list[tuple[str, int, str]]:
         (m.group(1), int(m.group(2)), m.group(3))
         for m in re.finditer(r'File "([^"]+)", line (\d+), in (\S+)', error)
     ]
+
+
+async def run_in_real_time(clock: trio.testing.MockClock, host: spe_host.Host, code: str) -> None:
+    """Run code in session 's' while the mock clock follows real time.
+
+    The autojump clock would jump to the next deadline while the worker thread runs
+    (no task is runnable then), so it is paused for the duration.
+    """
+    clock.autojump_threshold = math.inf
+    clock.rate = 1.0
+    try:
+        result = await host.execute("s", code)
+        assert result.status is ExecutionStatus.COMPLETED
+    finally:
+        clock.rate = 0.0
+        clock.autojump_threshold = 0.0
