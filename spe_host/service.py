@@ -109,8 +109,9 @@ class OutputCursor(Protocol):
         """True once the session is removed: nothing new will come."""
         ...
 
-    def pending(self) -> list[OutputChunk | Progress]:
-        """What can be delivered now: new progress, then output chunks from :attr:`offset`."""
+    def pending(self, max_chunks: int | None = None) -> list[OutputChunk | Progress]:
+        """What can be delivered now: new progress, then output chunks from :attr:`offset`
+        (at most ``max_chunks`` of them; call again for the rest)."""
         ...
 
     async def wait(self) -> None:

@@ -82,14 +82,18 @@ class Follower:
         self.chunk_chars = chunk_chars
         self._progress = progress
 
-    def pending(self) -> list[OutputChunk | Progress]:
+    def pending(self, max_chunks: int | None = None) -> list[OutputChunk | Progress]:
         """What can be delivered now, without waiting.
+
+        Args:
+            max_chunks: Take at most this many chunks of output (None: all there is),
+                so a reader far behind holds one batch at a time, not the buffer;
+                call again for the rest.
 
         Returns:
             The session's progress if it differs from the one delivered last, then
-            the output from :attr:`offset` to the end, as chunks (the first carries
-            the bytes the buffer no longer held as ``dropped``). Empty if there is
-            nothing new.
+            the output from :attr:`offset` on, as chunks (the first carries the bytes
+            the buffer no longer held as ``dropped``). Empty if there is nothing new.
         """
         items: list[OutputChunk | Progress] = []
         # Progress first: where the run stands, then what it printed meanwhile (a
@@ -98,27 +102,33 @@ class Follower:
         if progress != self._progress:
             items.append(progress)
             self._progress = progress
-        begin, raw = self.session.output.read_bytes(self.offset)
+        limit = None if max_chunks is None else max(1, max_chunks) * self.chunk_chars
+        begin, raw = self.session.output.read_bytes(self.offset, limit)
+        if limit is not None and len(raw) == limit:
+            # Cut off by the limit: end the batch between characters, not inside one.
+            raw = raw[: _whole_characters(raw)]
         dropped = begin - self.offset
+        taken = 0
+        chunks = 0
         if raw or dropped:
             with memoryview(raw) as view:
-                start = 0
                 while True:
-                    end = _chunk_end(raw, start, self.chunk_chars)
+                    chunks += 1
+                    end = _chunk_end(raw, taken, self.chunk_chars)
                     items.append(
                         OutputChunk(
                             session=self.session.id,
-                            offset=begin + start,
-                            text=str(view[start:end], "utf-8", "surrogateescape"),
+                            offset=begin + taken,
+                            text=str(view[taken:end], "utf-8", "surrogateescape"),
                             dropped=dropped,
                         )
                     )
                     dropped = 0
-                    start = end
-                    if start >= len(raw):
+                    taken = end
+                    if taken >= len(raw) or chunks == max_chunks:
                         break
-        # Authoritative: where the buffer ended when it was read.
-        self.offset = begin + len(raw)
+        # Authoritative: where what was taken ends in the buffer.
+        self.offset = begin + taken
         return items
 
     @property
@@ -165,3 +175,15 @@ def _chunk_end(raw: bytes, start: int, limit: int) -> int:
         if raw[cut] & 0xC0 != 0x80:
             return cut
     return end  # not UTF-8 here (a script wrote stray bytes): cut at the limit
+
+
+def _whole_characters(raw: bytes) -> int:
+    """The length of the longest prefix of ``raw`` that does not end inside a character."""
+    for back in range(1, min(4, len(raw)) + 1):
+        lead = raw[-back]
+        if lead & 0xC0 == 0x80:
+            continue  # a continuation byte: the character started earlier
+        # The sequence length a UTF-8 lead byte announces (1 for ASCII and stray bytes).
+        length = 4 if lead >= 0xF0 else 3 if lead >= 0xE0 else 2 if lead >= 0xC0 else 1
+        return len(raw) if back >= length else len(raw) - back
+    return len(raw)  # not UTF-8 here (stray continuation bytes): cut at the limit

@@ -187,11 +187,11 @@ class OutputBuffer:
             end=begin + len(raw),
         )
 
-    def read_bytes(self, from_offset: int = 0) -> tuple[int, bytes]:
+    def read_bytes(self, from_offset: int = 0, limit: int | None = None) -> tuple[int, bytes]:
         """The bytes held from ``from_offset`` on, copied once, and the offset of the first.
 
         The first byte's offset is past ``from_offset`` by the bytes the buffer no
-        longer holds; the bytes end at the end of the stream.
+        longer holds; the bytes end at the end of the stream, or after ``limit`` bytes.
 
         Raises:
             ValueError: ``from_offset`` is negative or beyond the end.
@@ -204,8 +204,10 @@ class OutputBuffer:
                 )
             begin = max(from_offset, self._start)
             # Through a view, so the held bytes are copied once, not sliced and copied.
+            first = begin - self._start
+            last = len(self._data) if limit is None else min(len(self._data), first + limit)
             with memoryview(self._data) as view:
-                raw = bytes(view[begin - self._start :])
+                raw = bytes(view[first:last])
         return begin, raw
 
     def text_since(self, from_offset: int) -> str:

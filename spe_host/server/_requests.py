@@ -190,7 +190,7 @@ class Requests:
             if run.follower is not None:
                 # What the follower had no time to forward before it was cancelled.
                 async with run.lock:
-                    await self._sender.flush(request.id, request.session, run)
+                    await self._sender.drain(request.id, request.session, run)
             written = trio.Event()
             await self._sender.send_result(lambda r: Done(id=request.id, result=r), result, written)
             # Shutdown waits for this: `done` has reached the stream, not just a queue.
@@ -225,7 +225,7 @@ class Requests:
                 if run.follower is not None:
                     # The prompt and everything printed before it go out first.
                     async with run.lock:
-                        await self._sender.flush(request.id, request.session, run)
+                        await self._sender.drain(request.id, request.session, run)
                 await self._sender.send(
                     InputRequest(id=request.id, session=request.session, prompt=prompt)
                 )
@@ -306,7 +306,7 @@ class Requests:
                 run.backlog.clear()
             else:
                 async with run.lock:
-                    await self._sender.flush(request.id, request.session, run)
+                    await self._sender.drain(request.id, request.session, run)
         await self._sender.reply(request.id, None)
 
     async def _watch(self, request: Watch) -> None:

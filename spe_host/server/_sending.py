@@ -32,6 +32,10 @@ from ..wire import Progress as ProgressEvent
 
 __all__ = ["Run", "Sender"]
 
+# Chunks of output taken from a follower per flush: a reader far behind holds one batch
+# at a time in memory, not everything the session's buffer still has.
+_BATCH_CHUNKS = 4
+
 
 @dataclasses.dataclass
 class Run:
@@ -166,7 +170,12 @@ class Sender:
     async def flush(self, request_id: int, session: str, run: Run) -> list[OutputChunk | Progress]:
         """Send what was left unsent, then what the follower has now (hold ``run.lock``)."""
         assert run.follower is not None
-        items = [*run.backlog, *run.follower.pending()]
+        items = [*run.backlog, *run.follower.pending(_BATCH_CHUNKS)]
         run.backlog.clear()
         await self._forward(request_id, session, items, run.backlog)
         return items
+
+    async def drain(self, request_id: int, session: str, run: Run) -> None:
+        """Flush until nothing is left (hold ``run.lock``): before ``done`` or a prompt."""
+        while await self.flush(request_id, session, run):
+            pass

@@ -219,10 +219,10 @@ async def test_pending_reads_the_buffer_once_however_many_chunks(
         reads = 0
         read_bytes = buffer.read_bytes
 
-        def counting(from_offset: int = 0) -> tuple[int, bytes]:
+        def counting(from_offset: int = 0, limit: int | None = None) -> tuple[int, bytes]:
             nonlocal reads
             reads += 1
-            return read_bytes(from_offset)
+            return read_bytes(from_offset, limit)
 
         monkeypatch.setattr(buffer, "read_bytes", counting)
         follower = Follower(host.session("s"), 0, chunk_chars=100, progress=Progress())
@@ -231,6 +231,24 @@ async def test_pending_reads_the_buffer_once_however_many_chunks(
         assert reads == 1
         # A follower keeps its place and its last progress, not the text it delivered.
         assert set(vars(follower)) <= {"session", "offset", "chunk_chars", "_progress"}
+
+
+async def test_a_bounded_pending_takes_one_batch_and_cuts_between_characters(
+    host: spe_host.Host,
+) -> None:
+    with trio.fail_after(5):
+        # 3-byte characters, so a limit of whole chunks falls inside one now and then.
+        text = "€" * 5000 + "\n"
+        await host.execute("s", f"print({'€' * 5000!r})")
+        follower = Follower(host.session("s"), 0, chunk_chars=100, progress=Progress())
+        got: list[OutputChunk] = []
+        while batch := chunks_of(follower.pending(max_chunks=4)):
+            assert len(batch) <= 4
+            assert sum(len(c.text.encode()) for c in batch) <= 400
+            assert batch[0].offset == (got[-1].end if got else 0)
+            got.extend(batch)
+        assert "".join(c.text for c in got) == text
+        assert follower.offset == len(text.encode())
 
 
 def test_chunks_are_cut_between_characters() -> None:
