@@ -46,13 +46,15 @@ from ._model import (
 )
 
 # Host is re-exported for the signatures of the layers above (`serve(host)`), which
-# hand it to a Service and never use it themselves.
+# hand it to a Service and never use it themselves; InputHandler is what `execute`
+# takes to answer a script's input().
 from .engine import Host, InputHandler
 
 __all__ = [
     "EMBEDDING_PROGRAM",
     "OPERATOR_OPERATIONS",
     "Host",
+    "InputHandler",
     "InvalidArgument",
     "Operation",
     "OutputCursor",

@@ -32,7 +32,7 @@ import trio
 
 from .._errors import ConnectionLost, LocalProtocolError, SpeError
 from .._model import ExecutionResult, Progress
-from ..service import Operation
+from ..service import InputHandler, Operation
 from ..wire import (
     Complete,
     Done,
@@ -215,7 +215,7 @@ class Requests:
             return
         await self._sender.pump(request.id, request.session, run)
 
-    def _input_handler(self, request: Execute, run: Run) -> Callable[[str], Any]:
+    def _input_handler(self, request: Execute, run: Run) -> InputHandler:
         async def answer(prompt: str) -> str | None:
             if self._conn.framed.gone:
                 return None  # nobody to ask: input() sees end-of-file
