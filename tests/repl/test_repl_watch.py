@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import cast
 
@@ -68,6 +69,31 @@ def make_repl(
     )
 
 
+@asynccontextmanager
+async def attached(
+    pipe: PipeInput,
+    state: Path,
+    screen: io.StringIO,
+    write: Callable[[str], None] = lambda text: None,
+) -> AsyncIterator[tuple[spe_host.Host, Recording, spe_host.Client, Repl]]:
+    """A real host, a REPL at its prompt on a recorded client, and another client.
+
+    Leaving the block detaches the REPL (Ctrl-D) and waits for it to end.
+    """
+    async with (
+        spe_host.open_host() as host,
+        open_test_client(host) as repl_client,
+        open_test_client(host) as other,
+    ):
+        client = Recording(repl_client)
+        repl = make_repl(client, pipe, state, screen, write)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(repl.run)
+            await at_prompt(repl)
+            yield host, client, other, repl
+            pipe.send_text("\x04")
+
+
 async def until(changes: AsyncIterator[StateChange], ok: Callable[[StateChange], bool]) -> None:
     """Read the host's own watch until a change satisfies ``ok``."""
     async for change in changes:
@@ -97,37 +123,27 @@ async def test_the_toolbar_shows_a_job_another_client_started_without_polling(
     gate = tmp_path / "gate"
     screen = io.StringIO()
     with trio.fail_after(20):
-        async with (
-            spe_host.open_host() as host,
-            open_test_client(host) as repl_client,
-            open_test_client(host) as other,
-        ):
-            client = Recording(repl_client)
-            repl = make_repl(client, pipe, tmp_path, screen)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(repl.run)
-                await at_prompt(repl)
-                assert repl.info is None
-                assert " new " in toolbar(repl)
-                assert client.calls.count("watch") == 1
-                client.calls.clear()
-                async with host.watch("main") as changes:
-                    await other.start("main", gated_job(gate, percent=40, message="half way"))
-                    await until(changes, lambda c: c.session.progress_percent == 40)
-                    await trio.testing.wait_all_tasks_blocked()
-                    assert repl.info is not None
-                    assert repl.info.state == SessionState.RUNNING
-                    assert " running " in toolbar(repl)
-                    assert "40% half way" in toolbar(repl)
-                    # The change was drawn: the prompt was told to redraw.
-                    await rendered(screen, "40% half way")
-                    gate.touch()
-                    await until(changes, lambda c: c.session.state == SessionState.IDLE)
-                    await trio.testing.wait_all_tasks_blocked()
-                    assert repl.info.state == SessionState.IDLE
-                    assert " idle " in toolbar(repl)
-                    assert "40% half way" not in toolbar(repl)
-                pipe.send_text("\x04")
+        async with attached(pipe, tmp_path, screen) as (host, client, other, repl):
+            assert repl.info is None
+            assert " new " in toolbar(repl)
+            assert client.calls.count("watch") == 1
+            client.calls.clear()
+            async with host.watch("main") as changes:
+                await other.start("main", gated_job(gate, percent=40, message="half way"))
+                await until(changes, lambda c: c.session.progress_percent == 40)
+                await trio.testing.wait_all_tasks_blocked()
+                assert repl.info is not None
+                assert repl.info.state == SessionState.RUNNING
+                assert " running " in toolbar(repl)
+                assert "40% half way" in toolbar(repl)
+                # The change was drawn: the prompt was told to redraw.
+                await rendered(screen, "40% half way")
+                gate.touch()
+                await until(changes, lambda c: c.session.state == SessionState.IDLE)
+                await trio.testing.wait_all_tasks_blocked()
+                assert repl.info.state == SessionState.IDLE
+                assert " idle " in toolbar(repl)
+                assert "40% half way" not in toolbar(repl)
     assert "sessions" not in client.calls
 
 
@@ -135,38 +151,28 @@ async def test_switching_session_watches_the_new_one(pipe: PipeInput, tmp_path: 
     gate = tmp_path / "gate"
     screen = io.StringIO()
     with trio.fail_after(20):
-        async with (
-            spe_host.open_host() as host,
-            open_test_client(host) as repl_client,
-            open_test_client(host) as other,
-        ):
-            client = Recording(repl_client)
-            repl = make_repl(client, pipe, tmp_path, screen)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(repl.run)
-                await at_prompt(repl)
-                pipe.send_text("%session other\r")
-                while repl.session != "other":
-                    await trio.sleep(0.005)
-                await at_prompt(repl)
-                assert client.calls.count("watch") == 2
-                client.calls.clear()
-                async with host.watch() as changes:
-                    # A job in the session left behind does not reach the toolbar...
-                    await other.start("main", gated_job(gate, percent=10, message="old"))
-                    await until(changes, lambda c: c.session.progress_percent == 10)
-                    await trio.testing.wait_all_tasks_blocked()
-                    assert repl.info is None
-                    assert " new " in toolbar(repl)
-                    # ...one in the session switched to does.
-                    await other.start("other", gated_job(gate, percent=70, message="new"))
-                    await until(changes, lambda c: c.session.progress_percent == 70)
-                    await trio.testing.wait_all_tasks_blocked()
-                    assert repl.info is not None
-                    assert repl.info.id == "other"
-                    assert "70% new" in toolbar(repl)
-                    gate.touch()
-                pipe.send_text("\x04")
+        async with attached(pipe, tmp_path, screen) as (host, client, other, repl):
+            pipe.send_text("%session other\r")
+            while repl.session != "other":
+                await trio.sleep(0.005)
+            await at_prompt(repl)
+            assert client.calls.count("watch") == 2
+            client.calls.clear()
+            async with host.watch() as changes:
+                # A job in the session left behind does not reach the toolbar...
+                await other.start("main", gated_job(gate, percent=10, message="old"))
+                await until(changes, lambda c: c.session.progress_percent == 10)
+                await trio.testing.wait_all_tasks_blocked()
+                assert repl.info is None
+                assert " new " in toolbar(repl)
+                # ...one in the session switched to does.
+                await other.start("other", gated_job(gate, percent=70, message="new"))
+                await until(changes, lambda c: c.session.progress_percent == 70)
+                await trio.testing.wait_all_tasks_blocked()
+                assert repl.info is not None
+                assert repl.info.id == "other"
+                assert "70% new" in toolbar(repl)
+                gate.touch()
             await host.wait("main", "other")
     assert "sessions" not in client.calls
 
@@ -176,28 +182,23 @@ async def test_a_session_started_elsewhere_streams_and_a_removal_shows(
 ) -> None:
     written: list[str] = []
     with trio.fail_after(20):
-        async with (
-            spe_host.open_host() as host,
-            open_test_client(host) as repl_client,
-            open_test_client(host) as other,
+        async with attached(pipe, tmp_path, io.StringIO(), written.append) as (
+            host,
+            client,
+            other,
+            repl,
         ):
-            client = Recording(repl_client)
-            repl = make_repl(client, pipe, tmp_path, io.StringIO(), written.append)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(repl.run)
-                await at_prompt(repl)
-                client.calls.clear()
-                async with host.watch("main") as changes:
-                    await other.start("main", "print('a job started elsewhere')")
-                    await until(changes, lambda c: c.session.state == SessionState.IDLE)
-                    while "a job started elsewhere\n" not in "".join(written):
-                        await trio.sleep(0.005)
-                    await other.remove("main")
-                    await until(changes, lambda c: c.session.state == SessionState.CLOSED)
-                    await trio.testing.wait_all_tasks_blocked()
-                    assert repl.info is None
-                    assert " new " in toolbar(repl)
-                pipe.send_text("\x04")
+            client.calls.clear()
+            async with host.watch("main") as changes:
+                await other.start("main", "print('a job started elsewhere')")
+                await until(changes, lambda c: c.session.state == SessionState.IDLE)
+                while "a job started elsewhere\n" not in "".join(written):
+                    await trio.sleep(0.005)
+                await other.remove("main")
+                await until(changes, lambda c: c.session.state == SessionState.CLOSED)
+                await trio.testing.wait_all_tasks_blocked()
+                assert repl.info is None
+                assert " new " in toolbar(repl)
     assert client.calls.count("subscribe") == 1
     assert "sessions" not in client.calls
 
@@ -222,22 +223,12 @@ async def test_the_toolbar_follows_the_line_a_running_job_is_on(
 
     screen = io.StringIO()
     with trio.fail_after(20):
-        async with (
-            spe_host.open_host() as host,
-            open_test_client(host) as repl_client,
-            open_test_client(host) as other,
-        ):
-            client = Recording(repl_client)
-            repl = make_repl(client, pipe, tmp_path, screen)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(repl.run)
-                await at_prompt(repl)
-                client.calls.clear()
-                await other.start("main", code)
-                await shows(3)
-                one.touch()
-                await shows(5)
-                two.touch()
-                await host.wait("main")
-                pipe.send_text("\x04")
+        async with attached(pipe, tmp_path, screen) as (host, client, other, repl):
+            client.calls.clear()
+            await other.start("main", code)
+            await shows(3)
+            one.touch()
+            await shows(5)
+            two.touch()
+            await host.wait("main")
     assert "sessions" not in client.calls

@@ -13,67 +13,21 @@ from pathlib import Path
 
 # layer -> what it may not import. Names are first components below ``spe_host``
 # (``engine``, ``wire``, ...) or third-party top-level packages (``trio``).
+_ABOVE_ENGINE = frozenset(
+    {"wire", "transport", "service", "server", "client", "auth", "repl", "cli", "testing"}
+)
+_PURE = _ABOVE_ENGINE | {"trio", "engine"}
 RULES: Mapping[str, frozenset[str]] = {
-    "_model": frozenset(
-        {
-            "trio",
-            "engine",
-            "wire",
-            "transport",
-            "service",
-            "server",
-            "client",
-            "auth",
-            "repl",
-            "cli",
-            "testing",
-            "http",
-            "journal",
-        }
-    ),
-    "_errors": frozenset(
-        {
-            "trio",
-            "_model",
-            "engine",
-            "wire",
-            "transport",
-            "service",
-            "server",
-            "client",
-            "auth",
-            "repl",
-            "cli",
-            "testing",
-        }
-    ),
-    "wire": frozenset(
-        {
-            "trio",
-            "engine",
-            "transport",
-            "service",
-            "server",
-            "client",
-            "auth",
-            "repl",
-            "cli",
-            "testing",
-        }
-    ),
-    "engine": frozenset(
-        {"wire", "transport", "service", "server", "client", "auth", "repl", "cli", "testing"}
-    ),
-    "auth": frozenset(
-        {"wire", "engine", "transport", "service", "server", "client", "repl", "cli", "testing"}
-    ),
+    "_model": _PURE | {"http", "journal"},
+    "_errors": _PURE | {"_model"},
+    "wire": _PURE - {"wire"},
+    "engine": _ABOVE_ENGINE,
+    "auth": _ABOVE_ENGINE - {"auth"} | {"engine"},
     "transport": frozenset({"engine", "service", "server", "client", "repl", "cli", "testing"}),
     "service": frozenset({"wire", "transport", "server", "client", "repl", "cli", "testing"}),
     "server": frozenset({"engine", "client", "repl", "cli", "testing"}),
     "client": frozenset({"engine", "service", "server", "repl", "cli", "testing"}),
-    "repl": frozenset(
-        {"engine", "service", "server", "wire", "transport", "auth", "cli", "testing"}
-    ),
+    "repl": _ABOVE_ENGINE - {"client", "repl"} | {"engine"},
     "cli": frozenset({"engine", "service", "server", "wire", "transport", "testing"}),
 }
 
