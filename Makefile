@@ -24,8 +24,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy spe_host
 
+# The suite runs on every Python 3.11-3.13 found here (tools/pytest-all says which).
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q
+	tools/pytest-all
 
 test: lint typecheck pytest
 
@@ -33,4 +34,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV)-3.* .mypy_cache .pytest_cache .ruff_cache
