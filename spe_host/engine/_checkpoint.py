@@ -14,13 +14,24 @@ and not while a ``ScriptAborted`` (or, in a statement that awaits, the
 
 :class:`StopFlags` keeps the flags of a host's namespaces together, because a
 function one session defined runs with that session's namespace as its globals
-while another session calls it.
+while another session calls it. It writes them only when the group starts or ends
+stopping, not at every execution's end.
+
+Script code can also run with globals that are no session's (a function rebuilt with
+``types.FunctionType(f.__code__, {})``, ``exec(f.__code__, {})``); its checks find
+neither name there and fall back to the ``builtins`` module, which holds
+``__spe_abort__ = False`` and ``__spe_checkpoint__`` from the first ``StopFlags`` on.
+That fallback flag is up while any group of the process is stopping (a count under a
+lock: each host runs its own trio thread), so such code still meets its stop, and is a
+plain False otherwise, so it costs nothing.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextvars
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -86,6 +97,27 @@ def running_as(execution: Execution) -> Iterator[None]:
         _running.reset(token)
 
 
+class _ProcessFlag:
+    """The fallback pair in ``builtins``: up while any group of the process is stopping."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stopping = 0
+
+    def install(self) -> None:
+        with self._lock:
+            setattr(builtins, _instrument.FLAG_NAME, self._stopping > 0)
+            setattr(builtins, _instrument.CHECK_NAME, checkpoint)
+
+    def change(self, delta: int) -> None:
+        with self._lock:
+            self._stopping += delta
+            setattr(builtins, _instrument.FLAG_NAME, self._stopping > 0)
+
+
+_process_flag = _ProcessFlag()
+
+
 class StopFlags:
     """The fast-path abort flag of a group of namespaces: a host's sessions.
 
@@ -94,32 +126,54 @@ class StopFlags:
     too, or B would never meet its abort inside A's function. The flag is therefore
     up in *every* namespace of the group while *any* execution of the group is
     stopping; the slow path then checks the execution of the current context, so
-    the others just pass. Used from the trio thread only.
+    the others just pass.
+
+    Used from the trio thread, and from the loop-timeout watchdog's thread while a
+    loop-mode statement holds the trio thread; a lock keeps a raise from one and a
+    lower from the other from leaving the flag down while a stop is pending. It is
+    taken only when a stop starts or ends, never by the check itself.
     """
 
     def __init__(self) -> None:
         self._namespaces: dict[int, dict[str, Any]] = {}
         self._stopping: set[int] = set()
+        self._lock = threading.Lock()
+        _process_flag.install()
 
     def add(self, namespace: dict[str, Any]) -> None:
         """Put a namespace under this flag."""
-        self._namespaces[id(namespace)] = namespace
-        namespace[_instrument.FLAG_NAME] = bool(self._stopping)
+        with self._lock:
+            self._namespaces[id(namespace)] = namespace
+            namespace[_instrument.FLAG_NAME] = bool(self._stopping)
 
     def discard(self, namespace: dict[str, Any]) -> None:
         """Take a namespace out (its session is gone)."""
-        self._namespaces.pop(id(namespace), None)
+        with self._lock:
+            self._namespaces.pop(id(namespace), None)
 
     def raise_for(self, execution: Execution) -> None:
         """An execution is stopping: raise the flag everywhere."""
-        self._stopping.add(id(execution))
-        self._write(True)
+        with self._lock:
+            if id(execution) in self._stopping:
+                return
+            if not self._stopping:
+                _process_flag.change(+1)
+                self._write(True)
+            self._stopping.add(id(execution))
 
     def lower_for(self, execution: Execution) -> None:
-        """An execution is over; the flag falls when no other is stopping."""
-        self._stopping.discard(id(execution))
-        if not self._stopping:
-            self._write(False)
+        """An execution is over; the flag falls when no other is stopping.
+
+        Writes nothing unless this ends the group's stopping: most executions end
+        without ever being stopped.
+        """
+        with self._lock:
+            if id(execution) not in self._stopping:
+                return
+            self._stopping.discard(id(execution))
+            if not self._stopping:
+                _process_flag.change(-1)
+                self._write(False)
 
     def _write(self, value: bool) -> None:
         for namespace in self._namespaces.values():

@@ -1,32 +1,19 @@
-"""Parse a script, put an abort check before every statement, and compile it.
+"""Parse a script, check it, rewrite it and compile it, one top-level statement at a time.
 
 Theory of operation
 -------------------
-A stop must land at the script's *next statement*, however deep it is nested, so the
-rewrite inserts a check before every statement of every body: module level, loop bodies
-and their ``else``, ``if``/``elif``/``else``, ``with``, ``try``/``except``/``else``/
-``finally``, ``match`` cases, and the bodies of functions and classes the script
-defines. Comprehensions and generator expressions get one more check as their first
-filter, ahead of the script's own filters, so that a filter that never passes still
-meets it.
+``_rewrite`` puts an abort check before every statement; this module turns a script's
+source into the list of compiled :class:`Statement` objects the runner runs in order.
+Each top-level statement is compiled as a module of its own, because the runner runs
+the statements that ``await`` in the trio thread and the others in a worker thread.
+Before that it refuses a script that binds the names the checks use, and it registers
+the source with :mod:`linecache` so tracebacks show the script's lines.
 
-The check has a fast path and a slow path::
+A script nested too deep to compile gets plain ``compile``'s own error. Between what
+the parser takes and what compiling a *tree* takes there is a gap on 3.11 and 3.12
+(see :func:`_compile` and docs/conformance.md).
 
-    if __spe_abort__:           # one global-name load and a truth test
-        __spe_checkpoint__()    # decides whose stop it is, and raises
-
-``__spe_abort__`` is a plain bool in the session's namespace that the host sets when
-a stop is requested; the slow path (supplied by the runner) looks at the execution
-running in the *current context* and raises :class:`~spe_host.ScriptAborted` only if
-that execution is the one being stopped. In an expression the same check reads
-``not __spe_abort__ or __spe_checkpoint__()`` (the slow path returns True).
-
-Library code is not rewritten, so a call into a library or a C function runs to
-completion and the stop lands at the next check after it returns.
-
-The module is pure: it knows nothing of trio, sessions or threads. It splits a script
-into its top-level statements, compiled one by one, because the runner runs statements
-that ``await`` in the trio thread and all the others in a worker thread.
+The module knows nothing of trio or sessions.
 """
 
 from __future__ import annotations
@@ -35,8 +22,19 @@ import __future__
 import ast
 import inspect
 import linecache
+import sys
+import threading
 from dataclasses import dataclass
 from types import CodeType
+
+from ._rewrite import (
+    CHECK_NAME,
+    FLAG_NAME,
+    RESERVED_NAMES,
+    instrument_statement,
+    instrument_tree,
+    sets_up_annotations,
+)
 
 __all__ = [
     "CHECK_NAME",
@@ -49,12 +47,11 @@ __all__ = [
     "register_source",
 ]
 
-FLAG_NAME = "__spe_abort__"
-CHECK_NAME = "__spe_checkpoint__"
-RESERVED_NAMES = frozenset({FLAG_NAME, CHECK_NAME})
-
 _TOP_LEVEL_AWAIT = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-_STATEMENT_LISTS = ("body", "orelse", "finalbody")
+# Python 3.11 converts a tree handed to compile() back with a recursion counted
+# against sys.getrecursionlimit(), while its compiler allows three times that depth.
+_SCALED_RECURSION = sys.version_info < (3, 12)
+_recursion_limit_lock = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,85 +72,7 @@ class Statement:
     lineno: int
 
 
-def _check_statement(at: ast.AST) -> ast.If:
-    node = ast.If(
-        test=ast.Name(id=FLAG_NAME, ctx=ast.Load()),
-        body=[
-            ast.Expr(
-                value=ast.Call(func=ast.Name(id=CHECK_NAME, ctx=ast.Load()), args=[], keywords=[])
-            )
-        ],
-        orelse=[],
-    )
-    return ast.fix_missing_locations(ast.copy_location(node, at))
-
-
-def _check_expression(at: ast.AST) -> ast.expr:
-    node = ast.BoolOp(
-        op=ast.Or(),
-        values=[
-            ast.UnaryOp(op=ast.Not(), operand=ast.Name(id=FLAG_NAME, ctx=ast.Load())),
-            ast.Call(func=ast.Name(id=CHECK_NAME, ctx=ast.Load()), args=[], keywords=[]),
-        ],
-    )
-    return ast.fix_missing_locations(ast.copy_location(node, at))
-
-
-def _is_docstring(stmt: ast.stmt) -> bool:
-    return (
-        isinstance(stmt, ast.Expr)
-        and isinstance(stmt.value, ast.Constant)
-        and isinstance(stmt.value.value, str)
-    )
-
-
-def _is_future_import(stmt: ast.stmt) -> bool:
-    return isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
-
-
-class _Instrumenter(ast.NodeTransformer):
-    def generic_visit(self, node: ast.AST) -> ast.AST:
-        super().generic_visit(node)
-        keeps_docstring = isinstance(
-            node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
-        )
-        for field in _STATEMENT_LISTS:
-            body = getattr(node, field, None)
-            if not isinstance(body, list) or not body or not isinstance(body[0], ast.stmt):
-                continue
-            new_body: list[ast.stmt] = []
-            for index, stmt in enumerate(body):
-                # Docstrings and __future__ imports must stay first to keep their meaning.
-                leading = index == len(new_body)
-                if leading and (
-                    (keeps_docstring and field == "body" and _is_docstring(stmt))
-                    or (isinstance(node, ast.Module) and _is_future_import(stmt))
-                ):
-                    new_body.append(stmt)
-                    continue
-                new_body.append(_check_statement(stmt))
-                new_body.append(stmt)
-            setattr(node, field, new_body)
-        return node
-
-    def visit_comprehension(self, node: ast.comprehension) -> ast.AST:
-        self.generic_visit(node)
-        node.ifs.insert(0, _check_expression(node.iter))
-        return node
-
-
-def instrument_tree(tree: ast.Module) -> ast.Module:
-    """Insert the abort checks into a parsed module, in place.
-
-    Args:
-        tree: A module parsed with :func:`ast.parse`.
-
-    Returns:
-        The same tree, rewritten.
-    """
-    result = _Instrumenter().visit(tree)
-    assert isinstance(result, ast.Module)
-    return result
+# -- checking and compiling a script -------------------------------------------------
 
 
 def _reserved_use(tree: ast.AST) -> tuple[str, ast.AST] | None:
@@ -204,6 +123,39 @@ def forget_source(filename: str) -> None:
     linecache.cache.pop(filename, None)
 
 
+def _compile(tree: ast.Module | ast.Expression, filename: str, mode: str, flags: int) -> CodeType:
+    code: CodeType
+    try:
+        code = compile(tree, filename, mode, flags, True)
+        return code
+    except RecursionError:
+        if not _SCALED_RECURSION:
+            raise
+    # Python 3.11 only, for a tree the parser built at the normal limit (so no deeper
+    # than plain compile takes): allow the conversion the depth the compiler allows.
+    # The lock keeps two deep compiles from restoring each other's limits.
+    with _recursion_limit_lock:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(limit * 4)
+        try:
+            code = compile(tree, filename, mode, flags, True)
+            return code
+        finally:
+            sys.setrecursionlimit(limit)
+
+
+def _too_deep(source: str, filename: str, error: RecursionError) -> RecursionError:
+    """The error for a script too deep to rewrite: plain compile's own if it has one."""
+    try:
+        compile(source, filename, "exec", _TOP_LEVEL_AWAIT, True)
+    except RecursionError as plain:
+        return plain
+    return RecursionError(
+        f"{filename} nests deeper than spe_host can rewrite on this Python "
+        f"({error}); split the deepest expression or statement into smaller ones"
+    )
+
+
 def compile_script(source: str, filename: str, *, interactive: bool) -> list[Statement]:
     """Parse, check, instrument and compile a script, one top-level statement at a time.
 
@@ -222,8 +174,17 @@ def compile_script(source: str, filename: str, *, interactive: bool) -> list[Sta
     Raises:
         SyntaxError: The script does not parse, or it uses a name reserved for the
             abort checks.
+        RecursionError: The script nests too deep: the same error plain ``compile``
+            raises for it.
     """
     register_source(filename, source)
+    try:
+        return _compile_script(source, filename, interactive=interactive)
+    except RecursionError as error:
+        raise _too_deep(source, filename, error) from None
+
+
+def _compile_script(source: str, filename: str, *, interactive: bool) -> list[Statement]:
     tree = compile(source, filename, "exec", ast.PyCF_ONLY_AST | _TOP_LEVEL_AWAIT, True)
     assert isinstance(tree, ast.Module)
     reserved = _reserved_use(tree)
@@ -237,24 +198,19 @@ def compile_script(source: str, filename: str, *, interactive: bool) -> list[Sta
             (filename, lineno, getattr(node, "col_offset", 0) + 1, line),
         )
     flags = _future_flags(tree.body) | _TOP_LEVEL_AWAIT
+    annotations = sets_up_annotations(tree.body)
     statements: list[Statement] = []
     last = len(tree.body) - 1
     for index, stmt in enumerate(tree.body):
         if interactive and index == last and isinstance(stmt, ast.Expr):
             # The runner runs the check itself before evaluating a displayed expression.
             expression = ast.Expression(body=stmt.value)
-            _Instrumenter().visit(expression)
-            code = compile(expression, filename, "eval", flags, True)
+            instrument_tree(expression)
+            code = _compile(expression, filename, "eval", flags)
             display = True
         else:
-            _Instrumenter().visit(stmt)
-            body: list[ast.stmt] = [_check_statement(stmt), stmt]
-            if _is_future_import(stmt) or (index == 0 and _is_docstring(stmt)):
-                # These must come first to keep their meaning (plain exec() of a leading
-                # docstring sets __doc__); any other statement starts with the check.
-                body = [stmt]
-            module = ast.Module(body=body, type_ignores=[])
-            code = compile(module, filename, "exec", flags, True)
+            module = instrument_statement(stmt, first=index == 0, annotations=annotations)
+            code = _compile(module, filename, "exec", flags)
             display = False
         statements.append(
             Statement(

@@ -12,7 +12,7 @@ import sys
 import textwrap
 import traceback
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spe_host import ScriptAborted
-from spe_host.engine import _instrument
+from spe_host.engine import _instrument, _rewrite
 from spe_host.engine._instrument import (
     CHECK_NAME,
     FLAG_NAME,
@@ -101,6 +101,19 @@ def frame_names(tb: TracebackType | None) -> list[str]:
         names.append(tb.tb_frame.f_code.co_name)
         tb = tb.tb_next
     return names
+
+
+def raising_position(tb: TracebackType | None, filename: str) -> tuple[int, int, int, int]:
+    """Line, end line, column and end column of the innermost instruction of ``filename``."""
+    where = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            where = tb
+        tb = tb.tb_next
+    assert where is not None
+    line, end_line, col, end_col = list(where.tb_frame.f_code.co_positions())[where.tb_lasti // 2]
+    assert None not in (line, end_line, col, end_col)
+    return line, end_line, col, end_col  # type: ignore[return-value]
 
 
 # Every kind of statement body Python has, each with more than one statement.
@@ -214,6 +227,11 @@ def test_a_check_precedes_every_statement_at_every_depth() -> None:
             assert rest[0].module == "__future__"
             rest = rest[1:]  # and so do __future__ imports
         where = f"{type(node).__name__}.{field} at line {getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.Module | ast.ClassDef) and field == "body":
+            # Then the declaration that makes the checks global-name loads.
+            declaration = rest.pop(0)
+            assert isinstance(declaration, ast.Global), where
+            assert declaration.names == [FLAG_NAME, CHECK_NAME], where
         assert len(rest) % 2 == 0, where
         for check, stmt in zip(rest[::2], rest[1::2], strict=True):
             assert is_check(check), where
@@ -282,16 +300,19 @@ def test_statements_that_await_are_marked_async() -> None:
     assert last.is_async
 
 
-def test_instrument_module_imports_no_trio() -> None:
-    tree = ast.parse(Path(_instrument.__file__).read_text(encoding="utf-8"))
+@pytest.mark.parametrize("module", [_instrument, _rewrite])
+def test_the_rewrite_and_compile_modules_import_no_trio(module: ModuleType) -> None:
+    assert module.__file__ is not None
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
+        elif isinstance(node, ast.ImportFrom):
+            imported.add("." * node.level + (node.module or "").split(".")[0])
     assert "trio" not in imported
-    assert "__future__" in imported  # sanity: the walk saw the imports
+    assert {name for name in imported if name.startswith(".")} <= {"._rewrite"}
+    assert "ast" in imported  # sanity: the walk saw the imports
 
 
 # -- the checks, dynamically -----------------------------------------------------------
@@ -355,9 +376,18 @@ def test_a_check_inside_comprehensions_stops_them(statement: str) -> None:
     checks = Checks(limit=1000)
     with pytest.raises(ScriptAborted) as info:
         run_instrumented(f"import itertools\n{statement}\n", checks=checks)
-    # It was raised inside the comprehension, not at a statement boundary.
-    names = frame_names(info.value.__traceback__)
-    assert any(name.startswith("<") and name != "<module>" for name in names), names
+    # It was raised by the comprehension's own check, not at a statement boundary:
+    # the script's innermost frame was at the check that sits on the loop's target.
+    # (From 3.12 list, set and dict comprehensions have no frame of their own.)
+    comprehension = next(
+        node
+        for node in ast.walk(ast.parse(statement))
+        if isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp)
+    )
+    target = comprehension.generators[0].target
+    line, _, col, end_col = raising_position(info.value.__traceback__, "<test>")
+    assert line == 2
+    assert (col, end_col) == (target.col_offset, target.end_col_offset), statement
     assert checks.calls == 1001
 
 
