@@ -7,10 +7,10 @@ hopeless and noisy. :class:`FailureThrottle` is the bookkeeping: it counts each 
 recent failures and says how long to wait before answering it, and it is plain
 synchronous code with an injectable clock, so its arithmetic is tested without time
 passing. :class:`PeerLocks` is the one trio piece: the server waits out a peer's
-penalty while holding that peer's lock, so a guesser who opens many connections at
-once still gets one answer per penalty, not one per connection. A lock exists only
-while somebody holds or waits for it, so neither a flood of addresses nor a long-lived
-server accumulates them.
+penalty and checks its token while holding that peer's lock, so a guesser who opens
+many connections at once still gets one guess per penalty, not one per connection.
+A lock exists only while somebody holds or waits for it, so neither a flood of
+addresses nor a long-lived server accumulates them.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ class FailureThrottle:
     """Slow down peers that keep failing to authenticate, and log every failure.
 
     A peer may fail ``limit`` times within ``window`` seconds at no cost; from then on
-    :meth:`delay_for` asks for ``penalty`` seconds, doubling with each further failure in
-    the window, up to ``max_penalty``. Failures older than ``window`` are forgotten, and
+    :meth:`delay_for` asks for ``penalty`` seconds before its next attempt is checked,
+    doubling with each further failure in the window, up to ``max_penalty``. (With
+    ``limit=5``: five wrong tokens are answered at once, the sixth attempt waits one
+    second, the seventh two.) Failures older than ``window`` are forgotten, and
     so are peers with none left; at most ``max_peers`` peers are tracked (the ones that
     failed least recently are dropped first), so a flood of addresses cannot eat memory.
 
@@ -114,10 +116,10 @@ class FailureThrottle:
             self._failures.popitem(last=False)
 
     def delay_for(self, peer: str) -> float:
-        """Return how many seconds to wait before answering ``peer`` (0.0: none).
+        """Return how many seconds to wait before checking ``peer``'s next attempt (0.0: none).
 
-        The server should wait this long before reading (or answering) a handshake, so a
-        guesser gets a handful of tries per window instead of thousands.
+        The server should wait this long, holding the peer's lock, before it checks a
+        token, so a guesser gets a handful of tries per window instead of thousands.
         """
         failures = self._failures.get(peer)
         if failures is None:

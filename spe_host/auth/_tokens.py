@@ -104,7 +104,9 @@ class TokenTable:
                 "no token was given; TCP connections need the token from the connection file "
                 "that `spe-host serve` writes (readable only by the user running the host)"
             )
-        given = token.encode("utf-8")  # compare_digest refuses non-ASCII str
+        # compare_digest refuses non-ASCII str; surrogatepass because JSON can carry a
+        # lone surrogate, which must be a wrong token like any other, not a crash.
+        given = token.encode("utf-8", "surrogatepass")
         match: Role | None = None
         for role, expected in self._tokens.items():
             if hmac.compare_digest(given, expected.encode("utf-8")):

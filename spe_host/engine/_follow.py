@@ -28,7 +28,7 @@ from typing import Final
 
 import trio
 
-from .._model import OutputChunk, Progress, SessionState
+from .._model import OutputChunk, Progress, SessionState, decode_output
 from ._session import ScriptSession
 
 __all__ = ["DEFAULT_CHUNK_CHARS", "Follower"]
@@ -119,7 +119,7 @@ class Follower:
                         OutputChunk(
                             session=self.session.id,
                             offset=begin + taken,
-                            text=str(view[taken:end], "utf-8", "surrogateescape"),
+                            text=decode_output(view[taken:end]),
                             dropped=dropped,
                         )
                     )

@@ -11,15 +11,17 @@ On exit the host stops every running execution and waits for them, up to
 ``shutdown_timeout``; one stuck in a native call that does not return by then is
 reported (logged, and listed in :attr:`Host.unfinished <spe_host.Host.unfinished>`)
 with its session id and line, and its worker thread is abandoned (it still aborts
-at its next statement once the call returns). ``remove(force=True)`` stops and
-waits the same way.
+at its next statement once the call returns). That is one deadline: abandoning ends
+the execution's wait for its thread at once, so recording the abandoned results
+takes a moment (:data:`_ABANDON_GRACE` at most), not another timeout.
+``remove(force=True)`` stops and waits the same way.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import trio
 
@@ -30,6 +32,10 @@ if TYPE_CHECKING:
 __all__ = ["expire_idle", "shutdown", "stop_and_wait"]
 
 logger = logging.getLogger("spe_host")
+
+# Seconds an abandoned execution's task may take to record its result; it does so at
+# once, so this bounds only a bug.
+_ABANDON_GRACE: Final = 0.5
 
 
 async def expire_idle(host: Host) -> None:
@@ -97,6 +103,6 @@ async def stop_and_wait(
     if stuck:
         # Let the abandoned executions' tasks record their results (at once:
         # abandoning ends their wait for the thread).
-        with trio.move_on_after(timeout):
+        with trio.move_on_after(min(timeout, _ABANDON_GRACE)):
             await host.wait(*(s.id for s, _ in stuck))
     return stuck

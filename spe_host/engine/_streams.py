@@ -37,7 +37,7 @@ from typing import IO, Any, Protocol
 
 import trio
 
-from .._model import dropped_marker
+from .._model import decode_output, dropped_marker, encode_output
 from ._events import Broadcast
 
 __all__ = [
@@ -153,10 +153,15 @@ class OutputBuffer:
             return self._start + len(self._data)
 
     def write(self, text: str) -> None:
-        """Append ``text``; never blocks on readers."""
+        """Append ``text``; never blocks on readers.
+
+        Any text can be written: it is stored as :func:`~spe_host._model.encode_output`
+        makes it bytes, and read back with :func:`~spe_host._model.decode_output`, so
+        offsets are exact (a lone surrogate that stands for no byte becomes U+FFFD).
+        """
         if not text:
             return
-        data = text.encode("utf-8", "surrogateescape")
+        data = encode_output(text)
         with self._lock:
             self._data += data
             excess = len(self._data) - self.limit
@@ -182,7 +187,7 @@ class OutputBuffer:
         begin, raw = self.read_bytes(from_offset)
         return OutputSlice(
             offset=begin,
-            text=raw.decode("utf-8", "replace"),
+            text=decode_output(raw),
             dropped=begin - from_offset,
             end=begin + len(raw),
         )

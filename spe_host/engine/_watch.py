@@ -21,13 +21,13 @@ by the sessions that exist, not by how many ever did.
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 import trio
 
 from .._model import SessionState, StateChange
 from ._events import Broadcast
+from ._match import Patterns
 
 if TYPE_CHECKING:
     from ._session import ScriptSession
@@ -48,6 +48,7 @@ class Watcher:
 
     def __init__(self, patterns: tuple[str, ...], existing: list[ScriptSession]) -> None:
         self.patterns = patterns
+        self._matching = Patterns(patterns)
         self._seen = {session.id: session.state for session in existing}
         self._changed: dict[str, ScriptSession] = {}
         self._wakeup = Broadcast()
@@ -55,7 +56,7 @@ class Watcher:
 
     def matches(self, session_id: str) -> bool:
         """True if this watcher wants the changes of the session ``session_id``."""
-        return not self.patterns or any(fnmatchcase(session_id, p) for p in self.patterns)
+        return self._matching.matches(session_id)
 
     def offer(self, session: ScriptSession) -> None:
         """Take note that ``session`` changed (trio thread; never blocks)."""

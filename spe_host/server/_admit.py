@@ -7,19 +7,24 @@ and it is then an admin, known as ``uid 1000 (pid 4242)``. Over TCP the ``hello`
 must carry a token, compared in constant time; the token decides the role, and the
 principal is named by its address.
 
-A wrong token is answered only after the peer's penalty
-(:class:`~spe_host.auth.FailureThrottle`), one failure at a time per peer host, so
-parallel connections do not multiply a guesser's attempts. The token is checked
-*first*, so a right token is never delayed by somebody else's failures from the same
-address (every local user shares 127.0.0.1). The caller bounds all of it by the
-handshake deadline.
+Tokens from one peer host are checked one at a time, under that host's lock, and
+each only after the host's penalty (:class:`~spe_host.auth.FailureThrottle`): the
+lock and the delay come *before* the check, so what the throttle bounds is guesses,
+not just refusals - parallel connections do not multiply a guesser's attempts, and a
+fast ``welcome`` cannot tell a guesser it was right while its other guesses wait.
+The price is that a right token from an address that keeps failing waits its turn
+too (every local user shares 127.0.0.1; the unix socket, which needs no token, is
+never throttled). The caller bounds all of it by the handshake deadline.
 """
 
 from __future__ import annotations
 
+import array
+import fcntl
 import logging
 import os
 import socket
+import termios
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +37,7 @@ from ..service import Principal
 from ..wire import Hello
 from ._core import Admit
 
-__all__ = ["describe_peer", "token_admit", "unix_admit"]
+__all__ = ["describe_peer", "has_sent", "token_admit", "unix_admit"]
 
 logger = logging.getLogger("spe_host.server")
 
@@ -41,6 +46,19 @@ def _socket_of(stream: trio.abc.Stream) -> Any:
     if isinstance(stream, trio.SSLStream):
         stream = stream.transport_stream
     return getattr(stream, "socket", None)
+
+
+def has_sent(stream: trio.abc.Stream) -> bool:
+    """True if the peer's bytes wait in the kernel for us to read (FIONREAD), unread yet."""
+    sock = _socket_of(stream)
+    if sock is None:
+        return False
+    waiting = array.array("i", [0])
+    try:
+        fcntl.ioctl(sock.fileno(), termios.FIONREAD, waiting)
+    except OSError:
+        return False
+    return waiting[0] > 0
 
 
 def describe_peer(stream: trio.abc.Stream) -> tuple[str, str]:
@@ -94,16 +112,16 @@ def token_admit(tokens: TokenTable, throttle: FailureThrottle) -> Admit:
 
     async def admit(stream: trio.abc.Stream, hello: Hello) -> Principal:
         shown, host = describe_peer(stream)
-        try:
-            role = tokens.role_for(hello.token)
-        except AuthenticationError as exc:
-            # Keyed by host only: a client gets a new port for every connection.
-            throttle.record_failure(host, f"{exc} (connection from {shown})")
-            async with locks.hold(host):
-                delay = throttle.delay_for(host)
-                if delay > 0:
-                    await trio.sleep(delay)
-            raise
+        # Keyed by host only: a client gets a new port for every connection.
+        async with locks.hold(host):
+            delay = throttle.delay_for(host)
+            if delay > 0:
+                await trio.sleep(delay)
+            try:
+                role = tokens.role_for(hello.token)
+            except AuthenticationError as exc:
+                throttle.record_failure(host, f"{exc} (connection from {shown})")
+                raise
         throttle.reset(host)
         return Principal(role, shown)
 

@@ -17,6 +17,10 @@ its own (:mod:`._requests`), so a ``stop`` or a ``cancel`` is handled while an
 ``execute`` of the same connection still runs. Frames go out through the one writer
 of :class:`~spe_host.transport.FramedStream`.
 
+Before its first byte is read, a connection passes the listener's gate
+(:mod:`._gate`), which caps open and unauthenticated connections; one turned away is
+closed at once, one evicted by a newer connection from its address is cancelled.
+
 A malformed frame is answered with ``bad_request`` (with the frame's id when it could
 be read) and closes this connection only. Refusing lingers a moment, reading and
 discarding, so that closing does not reset TCP and destroy the error frame in flight.
@@ -50,7 +54,9 @@ from ..wire import (
     error_for,
     request_id_of,
 )
+from ._admit import has_sent
 from ._core import Admit, ServerCore
+from ._gate import Pass
 from ._requests import Requests
 
 __all__ = ["ServerConnection"]
@@ -71,26 +77,56 @@ class ServerConnection:
         stream: The accepted stream (TLS streams still owe their handshake).
         admit: Decides who the peer is from its ``hello``.
         peer: How to name the peer in logs.
+        peer_host: The peer's address without its port, as the gate counts peers.
     """
 
-    def __init__(self, core: ServerCore, stream: trio.abc.Stream, admit: Admit, peer: str) -> None:
+    def __init__(
+        self,
+        core: ServerCore,
+        stream: trio.abc.Stream,
+        admit: Admit,
+        peer: str,
+        peer_host: str | None = None,
+    ) -> None:
         self.core = core
         self.number = next(core.numbers)
         self.peer = peer
+        self.peer_host = peer if peer_host is None else peer_host
         self.principal = Principal(Role.OPERATOR, peer)
         self._admit = admit
         self._raw = stream
         self._nursery: trio.Nursery | None = None
+        # Cancelled when a newer connection from the same address takes our place.
+        self._evicted = trio.CancelScope()
+        self._pass: Pass | None = None
         self.framed = FramedStream(
             stream,
-            Connection("server", max_frame=core.max_frame),
+            Connection("server", max_frame=core.max_frame, max_in_flight=core.limits.max_in_flight),
             peer=peer,
             on_lost=self._lost,
+            outbox_bytes=core.limits.outbox_bytes,
         )
         self.requests = Requests(self)
 
     async def run(self) -> None:
         """Serve the connection until either side ends it."""
+        self._pass = self.core.gate.enter(
+            self.peer_host,
+            evict=self._evicted.cancel,
+            # Bytes still in the kernel count: under a flood, our task may not have
+            # run yet since a real client's hello arrived.
+            heard=lambda: self.framed.bytes_received > 0 or has_sent(self._raw),
+        )
+        if self._pass is None:
+            await trio.aclose_forcefully(self._raw)
+            return
+        try:
+            with self._evicted:
+                await self._serve()
+        finally:
+            self._pass.leave()
+
+    async def _serve(self) -> None:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -167,6 +203,8 @@ class ServerConnection:
             )
             return False
         self.principal = principal
+        assert self._pass is not None
+        self._pass.authenticated()
         welcome = Welcome(
             version=PROTOCOL_VERSION,
             server=self.core.service.name,

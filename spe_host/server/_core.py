@@ -32,6 +32,8 @@ import trio
 from .._errors import SessionBusy
 from ..service import Principal, Service
 from ..wire import DEFAULT_MAX_FRAME, Hello
+from ._gate import Gate
+from ._limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["Admit", "ServerCore"]
 
@@ -55,6 +57,12 @@ class ServerCore:
         service: The operations connections dispatch onto.
         handshake_timeout: Seconds a new connection has to say ``hello``.
         max_frame: The frame limit, in bytes, once a connection is authenticated.
+        limits: What the connections may hold (see :class:`~spe_host.server.Limits`).
+        count_startups: Cap unauthenticated connections (False for a unix socket,
+            whose peers the kernel names at connect).
+
+    Attributes:
+        gate: Counts the connections and turns away those beyond ``limits``.
     """
 
     def __init__(
@@ -63,10 +71,14 @@ class ServerCore:
         *,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
         max_frame: int = DEFAULT_MAX_FRAME,
+        limits: Limits = DEFAULT_LIMITS,
+        count_startups: bool = True,
     ) -> None:
         self.service = service
         self.handshake_timeout = handshake_timeout
         self.max_frame = max_frame
+        self.limits = limits
+        self.gate = Gate(limits, count_startups=count_startups)
         self.closing = False
         # Characters per `output` event: a frame must hold a chunk even if every
         # character had to be escaped as \u00XX (6 bytes), plus the other fields.

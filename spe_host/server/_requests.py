@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from .._errors import ConnectionLost, LocalProtocolError, SpeError
+from .._errors import ConnectionLost, LocalProtocolError, SessionBusy, SpeError
 from .._model import ExecutionResult, Progress
 from ..service import InputHandler, Operation
 from ..wire import (
@@ -107,9 +107,13 @@ class Requests:
         """Take a request the reader is about to run, before any other event is read.
 
         A stream's cancel scope exists from here on, so a ``cancel`` that arrives in the
-        same read as its ``subscribe`` still finds it.
+        same read as its ``subscribe`` still finds it. A stream beyond the connection's
+        ``max_subscriptions`` gets none, and its handler answers ``busy``.
         """
-        if isinstance(request, Subscribe | Watch):
+        if (
+            isinstance(request, Subscribe | Watch)
+            and len(self._streams) < self._core.limits.max_subscriptions
+        ):
             self._streams[request.id] = trio.CancelScope()
 
     async def run(self, request: Request) -> None:
@@ -153,12 +157,24 @@ class Requests:
         for pending in list(self._inputs.values()):
             pending.answer(None)
 
+    def _check_stream(self, request_id: int) -> None:
+        if request_id not in self._streams:
+            limit = self._core.limits.max_subscriptions
+            raise SessionBusy(
+                f"this connection already has {limit} subscribe and watch streams open; "
+                "cancel one, or open another connection"
+            )
+
     @contextmanager
     def _stream(self, request_id: int) -> Iterator[None]:
-        # The cancel scope `accept` made, which the reader cancels on `cancel`; `run`
-        # forgets it when the request ends.
-        with self._streams[request_id]:
-            yield
+        # The cancel scope `accept` made, which the reader cancels on `cancel`. Forgotten
+        # as the stream ends, before its final answer: a client that has read that
+        # answer finds the stream's place under max_subscriptions free.
+        try:
+            with self._streams[request_id]:
+                yield
+        finally:
+            self._streams.pop(request_id, None)
 
     # -- the requests -----------------------------------------------------------------
 
@@ -180,6 +196,7 @@ class Requests:
                         request.code,
                         interactive=request.interactive,
                         input_handler=self._input_handler(request, run),
+                        loop=request.loop,
                     )
                 except SpeError as exc:
                     failure = exc
@@ -241,7 +258,7 @@ class Requests:
     async def _start(self, request: Start) -> None:
         self._service.authorize(self._conn.principal, Operation.START)
         self._core.refuse_new_work()
-        info = self._service.start(
+        info = await self._service.start(
             self._conn.principal,
             request.session,
             request.code,
@@ -249,6 +266,7 @@ class Requests:
             args=dict(request.args) if request.args is not None else None,
             name=request.name,
             autodispose=request.autodispose,
+            loop=request.loop,
         )
         await self._sender.reply(request.id, to_json(info))
 
@@ -267,7 +285,9 @@ class Requests:
         await self._sender.reply(request.id, [to_json(info) for info in finished])
 
     async def _receive(self, request: Receive) -> None:
-        result = self._service.receive(self._conn.principal, request.session, keep=request.keep)
+        result = self._service.receive(
+            self._conn.principal, request.session, run=request.run, keep=request.keep
+        )
         await self._sender.send_result(lambda r: Result(id=request.id, value=to_json(r)), result)
 
     async def _remove(self, request: Remove) -> None:
@@ -283,6 +303,7 @@ class Requests:
         await self._sender.reply(request.id, [to_json(c) for c in found])
 
     async def _subscribe(self, request: Subscribe) -> None:
+        self._check_stream(request.id)
         principal = self._conn.principal
         # An attached client holds the session: it does not expire under a REPL that
         # sits at its prompt.
@@ -310,6 +331,7 @@ class Requests:
         await self._sender.reply(request.id, None)
 
     async def _watch(self, request: Watch) -> None:
+        self._check_stream(request.id)
         async with self._service.watch(
             self._conn.principal, *request.patterns, locations=request.locations
         ) as changes:

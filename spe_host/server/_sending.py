@@ -24,7 +24,7 @@ from collections.abc import Callable
 import trio
 
 from .._errors import LocalProtocolError
-from .._model import ExecutionResult, OutputChunk, Progress, dropped_marker
+from .._model import ExecutionResult, OutputChunk, Progress, byte_length, dropped_marker
 from ..service import OutputCursor
 from ..transport import FramedStream
 from ..wire import JSON, Error, Message, Output, Result, encode_message
@@ -103,7 +103,7 @@ class Sender:
         empty = dataclasses.replace(result, output="")
         budget = self._max_frame - len(encode_message(make(empty))) - 64
         output = result.output
-        total = len(output.encode("utf-8", "surrogatepass"))
+        total = byte_length(output)
 
         def size(text: str) -> int:
             return len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass"))
@@ -111,7 +111,7 @@ class Sender:
         keep = max(0, budget)
         tail = output[-keep:] if keep else ""
         while tail:
-            marker = dropped_marker(total - len(tail.encode("utf-8", "surrogatepass")))
+            marker = dropped_marker(total - byte_length(tail))
             excess = size(marker + tail) - budget
             if excess <= 0:
                 return dataclasses.replace(result, output=marker + tail)

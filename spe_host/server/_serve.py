@@ -61,6 +61,7 @@ from ._housekeeping import (
     remove_connection_file_if_ours,
     remove_socket_if_ours,
 )
+from ._limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["HANDSHAKE_TIMEOUT", "Listening", "serve", "serve_stream", "serve_tcp", "serve_unix"]
 
@@ -92,6 +93,7 @@ async def serve(
     tls_key: str | os.PathLike[str] | None = None,
     insecure: bool = False,
     shutdown_timeout: float = 5.0,
+    limits: Limits = DEFAULT_LIMITS,
     task_status: trio.TaskStatus[Listening] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Serve ``host`` on an address given as text, until cancelled.
@@ -111,6 +113,8 @@ async def serve(
         insecure: Allow a non-loopback TCP bind without TLS (logged as a warning).
         shutdown_timeout: Seconds a cancelled server waits for in-flight executions to
             report their end to their clients. Sessions are never stopped by it.
+        limits: What peers may hold at once: connections, unauthenticated ones,
+            requests and streams per connection (docs/security.md lists them).
         task_status: Receives a :class:`Listening` once clients can connect.
 
     Raises:
@@ -123,7 +127,9 @@ async def serve(
                 "TLS applies to tcp:// addresses only, and no address was given (the "
                 "default is the host's private unix socket); pass a tcp:// address too"
             )
-        await serve_unix(host, shutdown_timeout=shutdown_timeout, task_status=task_status)
+        await serve_unix(
+            host, shutdown_timeout=shutdown_timeout, limits=limits, task_status=task_status
+        )
     try:
         parsed = parse_address(address)
     except ValueError as exc:
@@ -135,7 +141,11 @@ async def serve(
                 "private to your user already: drop --tls-cert/--tls-key"
             )
         await serve_unix(
-            host, parsed.path, shutdown_timeout=shutdown_timeout, task_status=task_status
+            host,
+            parsed.path,
+            shutdown_timeout=shutdown_timeout,
+            limits=limits,
+            task_status=task_status,
         )
     if tls_key is not None and tls_cert is None:
         raise SpeError("a TLS key was given without a certificate; pass --tls-cert too")
@@ -152,6 +162,7 @@ async def serve(
         tls_fingerprint=fingerprint,
         insecure=insecure,
         shutdown_timeout=shutdown_timeout,
+        limits=limits,
         task_status=task_status,
     )
 
@@ -164,6 +175,7 @@ async def serve_unix(
     shutdown_timeout: float = 5.0,
     handshake_timeout: float = HANDSHAKE_TIMEOUT,
     max_frame: int = DEFAULT_MAX_FRAME,
+    limits: Limits = DEFAULT_LIMITS,
     task_status: trio.TaskStatus[Listening] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Serve ``host`` on a unix socket, until cancelled.
@@ -182,6 +194,7 @@ async def serve_unix(
             report their end to their clients.
         handshake_timeout: Seconds a new connection has to send ``hello``.
         max_frame: The frame limit, in bytes.
+        limits: What peers may hold at once (docs/security.md).
         task_status: Receives a :class:`Listening` once clients can connect.
 
     Raises:
@@ -203,7 +216,15 @@ async def serve_unix(
             raise SpeError(
                 f"cannot listen on the unix socket {sock_path}: {exc.strerror or exc}"
             ) from None
-        core = ServerCore(Service(host), handshake_timeout=handshake_timeout, max_frame=max_frame)
+        # Only our own user can reach the socket, named by the kernel at connect: no
+        # stranger's startups to cap.
+        core = ServerCore(
+            Service(host),
+            handshake_timeout=handshake_timeout,
+            max_frame=max_frame,
+            limits=limits,
+            count_startups=False,
+        )
         listening = Listening(address=format_address(UnixAddress(str(sock_path))))
         await core.run(
             [trio.SocketListener(sock)],
@@ -231,6 +252,7 @@ async def serve_tcp(
     shutdown_timeout: float = 5.0,
     handshake_timeout: float = HANDSHAKE_TIMEOUT,
     max_frame: int = DEFAULT_MAX_FRAME,
+    limits: Limits = DEFAULT_LIMITS,
     task_status: trio.TaskStatus[Listening] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Serve ``host`` over TCP, until cancelled.
@@ -259,6 +281,7 @@ async def serve_tcp(
             report their end to their clients.
         handshake_timeout: Seconds a new connection has to finish TLS and ``hello``.
         max_frame: The frame limit, in bytes.
+        limits: What peers may hold at once (docs/security.md).
         task_status: Receives a :class:`Listening` once clients can connect.
 
     Raises:
@@ -309,7 +332,9 @@ async def serve_tcp(
         if ssl_context is not None:
             # The TLS handshake itself happens in the connection, under its deadline.
             listeners = [trio.SSLListener(s, ssl_context, https_compatible=False) for s in sockets]
-        core = ServerCore(Service(host), handshake_timeout=handshake_timeout, max_frame=max_frame)
+        core = ServerCore(
+            Service(host), handshake_timeout=handshake_timeout, max_frame=max_frame, limits=limits
+        )
         listening = Listening(address=address, connection_files=dict(written), tokens=table)
         admit = token_admit(table, throttle if throttle is not None else FailureThrottle())
         await core.run(
@@ -332,6 +357,7 @@ async def serve_stream(
     principal: Principal,
     max_frame: int = DEFAULT_MAX_FRAME,
     handshake_timeout: float = HANDSHAKE_TIMEOUT,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> None:
     """Serve one already-connected stream as ``principal``, until either side closes it.
 
@@ -344,8 +370,11 @@ async def serve_stream(
         principal: Who the peer is.
         max_frame: The frame limit, in bytes.
         handshake_timeout: Seconds the peer has to send ``hello``.
+        limits: What the peer may hold at once (requests, streams, queued answers).
     """
-    core = ServerCore(Service(host), handshake_timeout=handshake_timeout, max_frame=max_frame)
+    core = ServerCore(
+        Service(host), handshake_timeout=handshake_timeout, max_frame=max_frame, limits=limits
+    )
 
     async def admit(_stream: trio.abc.Stream, _hello: Hello) -> Principal:
         return principal
@@ -355,6 +384,7 @@ async def serve_stream(
 
 def _handler(core: ServerCore, admit: Admit) -> Callable[[trio.abc.Stream], Any]:
     async def handle(stream: trio.abc.Stream) -> None:
-        await ServerConnection(core, stream, admit, describe_peer(stream)[0]).run()
+        shown, peer_host = describe_peer(stream)
+        await ServerConnection(core, stream, admit, shown, peer_host).run()
 
     return handle

@@ -12,10 +12,12 @@ need the same two loops around the sans-IO :class:`~spe_host.wire.Connection`:
 * **Writing.** Many tasks answer at once, but frames must never interleave on the wire,
   and a task cancelled in the middle of ``send_all`` would leave half a frame behind.
   So :meth:`FramedStream.send` serialises a message in the caller's task and hands the
-  frame to a bounded memory channel - a hand-off that either happened whole or not at
-  all - and one writer task (:meth:`FramedStream.run_writer`) drains it, joining small
-  frames into one ``send_all``. The bound is the backpressure: a peer that stops
-  reading stalls the tasks writing to it, and nothing else.
+  frame to the outbox - a hand-off that either happened whole or not at all - and one
+  writer task (:meth:`FramedStream.run_writer`) drains it, joining small frames into
+  one ``send_all``. The outbox is budgeted in *bytes* (``outbox_bytes``), not frames:
+  a sender whose frame does not fit waits its turn, first come first served, so a
+  peer that stops reading costs at most the budget (plus one frame, which may exceed
+  it when the outbox is empty) and stalls only the tasks writing to it.
 
 When the stream breaks, sends raise :class:`~spe_host.ConnectionLost` and the
 ``on_lost`` callback runs once, so the owner can cancel what still works for that peer.
@@ -23,6 +25,7 @@ When the stream breaks, sends raise :class:`~spe_host.ConnectionLost` and the
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Final
 
@@ -33,8 +36,8 @@ from ..wire import CLOSED, NEED_DATA, Connection, Message, Refused
 
 __all__ = ["FramedStream"]
 
-#: Frames queued for the writer before senders wait for the peer to read.
-OUTBOX_FRAMES: Final = 64
+#: Bytes of frames queued for the writer before senders wait for the peer to read.
+OUTBOX_BYTES: Final = 256 * 1024
 #: Frames the writer joins into one ``send_all``, up to this many bytes.
 WRITE_BATCH: Final = 64 * 1024
 _RECEIVE_SIZE: Final = 64 * 1024
@@ -48,11 +51,14 @@ class FramedStream:
         connection: The sans-IO protocol state of this end.
         peer: How to name the other end in messages.
         on_lost: Called once when writing finds the stream broken or closed.
+        outbox_bytes: The outbox's budget: senders wait while this many bytes of frames
+            are queued or being written.
 
     Attributes:
         stream: The byte stream.
         connection: The protocol state.
         eof: True once the peer's end of the stream was read.
+        bytes_received: Bytes read from the peer so far.
         gone: True once the stream is known to be unusable for writing.
         writer_done: Set when the writer has stopped (drained and closed, or broken).
     """
@@ -64,17 +70,31 @@ class FramedStream:
         *,
         peer: str = "the peer",
         on_lost: Callable[[], object] | None = None,
+        outbox_bytes: int = OUTBOX_BYTES,
     ) -> None:
+        if outbox_bytes < 1:
+            raise ValueError(f"outbox_bytes is {outbox_bytes}; the outbox needs at least 1 byte")
         self.stream = stream
         self.connection = connection
         self.peer = peer
         self.eof = False
+        self.bytes_received = 0
         self.gone = False
         self.writer_done = trio.Event()
         self._on_lost = on_lost
-        self._outbox, self._outbox_recv = trio.open_memory_channel[tuple[bytes, trio.Event | None]](
-            OUTBOX_FRAMES
-        )
+        self._budget = outbox_bytes
+        # Frames queued for the writer, and their bytes plus those being written now.
+        self._queue: deque[tuple[bytes, trio.Event | None]] = deque()
+        self._queued_bytes = 0
+        # Senders whose frame did not fit, in arrival order.
+        self._waiting: deque[_Waiting] = deque()
+        self._closed = False
+        self._writer_lot = trio.lowlevel.ParkingLot()
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes of frames queued for the writer or being written now."""
+        return self._queued_bytes
 
     # -- reading ----------------------------------------------------------------------
 
@@ -95,6 +115,7 @@ class FramedStream:
                     data = b""
                 if not data:
                     self.eof = True
+                self.bytes_received += len(data)
                 self.connection.receive_data(data)
                 continue
             if event is CLOSED:
@@ -122,41 +143,84 @@ class FramedStream:
     async def send_frame(self, frame: bytes, *, written: trio.Event | None = None) -> None:
         """Queue a frame that :meth:`Connection.send` made already.
 
+        Waits while the outbox is over its budget; the frame is then queued whole, or -
+        if the wait is cancelled - not at all.
+
         Raises:
             ConnectionLost: The stream is gone.
         """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if self._closed:
+            raise self._lost_error()
+        if not self._waiting and self._fits(len(frame)):
+            self._push(frame, written)
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return
+        waiting = _Waiting(frame, written)
+        self._waiting.append(waiting)
         try:
-            await self._outbox.send((frame, written))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            raise self._lost_error() from None
+            await waiting.decided.wait()
+        except BaseException:
+            if waiting in self._waiting:
+                self._waiting.remove(waiting)
+                # Our place may have been the one holding up the next sender.
+                self._admit_waiting()
+            raise
+        if not waiting.queued:
+            raise self._lost_error()
+
+    def _fits(self, size: int) -> bool:
+        # A frame larger than the whole budget still goes out, alone.
+        return self._queued_bytes == 0 or self._queued_bytes + size <= self._budget
+
+    def _push(self, frame: bytes, written: trio.Event | None) -> None:
+        self._queue.append((frame, written))
+        self._queued_bytes += len(frame)
+        self._writer_lot.unpark_all()
+
+    def _admit_waiting(self) -> None:
+        while self._waiting and not self._closed and self._fits(len(self._waiting[0].frame)):
+            waiting = self._waiting.popleft()
+            self._push(waiting.frame, waiting.written)
+            waiting.queued = True
+            waiting.decided.set()
 
     def close_outbox(self) -> None:
         """Take no more frames; the writer sends what is queued, then stops."""
-        self._outbox.close()
+        self._closed = True
+        while self._waiting:
+            self._waiting.popleft().decided.set()  # not queued: that sender sees ConnectionLost
+        self._writer_lot.unpark_all()
 
     async def run_writer(self) -> None:
         """Drain the outbox into the stream until it is closed or the stream breaks."""
         try:
-            async for frame, written in self._outbox_recv:
-                batch = [frame]
-                events = [written]
-                size = len(frame)
-                while size < WRITE_BATCH:
-                    try:
-                        frame, written = self._outbox_recv.receive_nowait()
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        break
+            while True:
+                while not self._queue:
+                    if self._closed:
+                        return
+                    await self._writer_lot.park()
+                batch: list[bytes] = []
+                events: list[trio.Event | None] = []
+                size = 0
+                while self._queue and size < WRITE_BATCH:
+                    frame, written = self._queue.popleft()
                     batch.append(frame)
                     events.append(written)
                     size += len(frame)
                 await self.stream.send_all(b"".join(batch))
+                self._queued_bytes -= size
                 for event in events:
                     if event is not None:
                         event.set()
+                self._admit_waiting()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self.lost()
         finally:
-            self._outbox_recv.close()
+            # Whatever is still queued will never be written.
+            self.close_outbox()
+            self._queue.clear()
+            self._queued_bytes = 0
             self.writer_done.set()
 
     def lost(self) -> None:
@@ -164,9 +228,20 @@ class FramedStream:
         if self.gone:
             return
         self.gone = True
-        self._outbox.close()
+        self.close_outbox()
         if self._on_lost is not None:
             self._on_lost()
 
     def _lost_error(self) -> ConnectionLost:
         return ConnectionLost(f"the connection to {self.peer} is closed")
+
+
+class _Waiting:
+    """A sender whose frame did not fit in the outbox yet."""
+
+    def __init__(self, frame: bytes, written: trio.Event | None) -> None:
+        self.frame = frame
+        self.written = written
+        self.queued = False
+        # Set when the frame was queued (``queued``) or the outbox closed (not queued).
+        self.decided = trio.Event()

@@ -12,6 +12,7 @@ import pytest
 import trio
 import trio.testing
 
+from spe_host._model import byte_length
 from spe_host.engine import _streams
 from spe_host.engine._streams import OutputBuffer, Signal, dropped_marker, use_sink
 
@@ -29,6 +30,26 @@ async def test_read_returns_text_with_offsets() -> None:
         tail = buffer.read(piece.end)
         assert (tail.text, tail.dropped, tail.end) == ("", 0, 12)
         assert buffer.text_since(6) == "world\n"
+
+
+async def test_undecodable_bytes_keep_their_offsets_and_any_text_is_writable() -> None:
+    # The reliability issue's reproduction: what os.listdir gives for an undecodable
+    # name, then a line; reading from the end of the first gives exactly the second.
+    with trio.fail_after(5):
+        buffer = OutputBuffer()
+        buffer.write("name: b\udcff\udcfeh\n")
+        first = buffer.read(0)
+        assert (first.text, first.end) == ("name: b\udcff\udcfeh\n", 11)
+        assert byte_length(first.text) == first.end
+        buffer.write("next line\n")
+        after = buffer.read(first.end)
+        assert (after.offset, after.text, after.dropped) == (11, "next line\n", 0)
+        assert buffer.text_since(first.end) == "next line\n"
+        # A lone surrogate that stands for no byte is written, as U+FFFD.
+        buffer.write("a\ud800b\udfff\n")
+        last = buffer.read(after.end)
+        assert last.text == "a\ufffdb\ufffd\n"
+        assert last.end == buffer.end_offset == after.end + byte_length(last.text)
 
 
 async def test_the_bound_drops_the_oldest_text_and_says_exactly_how_much() -> None:

@@ -63,7 +63,8 @@ async def test_an_operator_may_watch_and_stop_but_not_run_code(transport: str) -
     # Over TCP the role comes from the operator token; in memory it is given.
     with trio.fail_after(10):
         async with served(transport) as srv, srv.connect() as admin:
-            await admin.execute("s", "x = 1\nprint('hi')")
+            await admin.start("s", "x = 1\nprint('hi')")  # a job's result, to receive
+            await admin.wait("s")
             async with srv.connect("operator") as operator:
                 assert operator.role == "operator"
                 with pytest.raises(PermissionDenied, match="needs the admin role") as info:
@@ -313,9 +314,14 @@ async def test_before_authentication_frames_are_small() -> None:
             assert (frame["id"], frame["code"]) == (None, "too_large")
             # After the handshake the full limit applies.
             good, _ = await srv.raw_hello()
-            await good.send_all(encode({"type": "list", "id": 1, "patterns": ["p" * 100000]}))
+            code = "x = 1  # " + "p" * 100000
+            await good.send_all(encode({"type": "execute", "id": 1, "session": "s", "code": code}))
             [frame] = await read_frames(good, count=1)
-            assert frame == {"type": "result", "id": 1, "value": []}
+            assert (frame["type"], frame["id"], frame["result"]["status"]) == (
+                "done",
+                1,
+                "completed",
+            )
 
 
 async def test_a_silent_client_is_dropped_after_the_handshake_deadline() -> None:

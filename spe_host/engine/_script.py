@@ -1,0 +1,85 @@
+"""Reading a script file for ``start(path=...)``, without letting the file stall the host.
+
+Theory of operation
+-------------------
+``start`` answers at once, in the trio thread, so reading the file must not wait on
+anything. A path can name something that blocks a plain ``open`` or ``read`` for as
+long as it likes - a FIFO waits for a writer, a terminal for a line, a device may
+never end - or a file too big to hold. So the file is opened non-blocking (opening
+a FIFO then returns at once), checked with ``fstat`` on the open descriptor (no race
+with a rename), refused unless it is a regular file of at most ``max_size`` bytes,
+and read with a bound. What is left is a bounded read of a regular file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import Final
+
+__all__ = ["MAX_SCRIPT_SIZE", "read_script"]
+
+#: The largest script file ``start(path=...)`` reads, in bytes.
+MAX_SCRIPT_SIZE: Final = 1024 * 1024
+
+_KINDS: Final = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def read_script(path: str | os.PathLike[str], max_size: int = MAX_SCRIPT_SIZE) -> tuple[str, str]:
+    """The source of the script file at ``path`` and its absolute name.
+
+    Args:
+        path: The script file.
+        max_size: The most bytes it may have.
+
+    Raises:
+        ValueError: It cannot be opened, is not a regular file, is larger than
+            ``max_size`` or is not UTF-8 (the message says which, and what to do).
+    """
+    filename = os.path.abspath(os.fspath(path))
+    try:
+        fd = os.open(filename, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ValueError(f"cannot read the script {filename!r}: {exc.strerror}") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+            raise ValueError(
+                f"cannot run {filename!r}: it is {kind}, and a script must be a regular file"
+            )
+        data = _read_at_most(fd, max_size + 1)
+    except OSError as exc:
+        raise ValueError(f"cannot read the script {filename!r}: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+    if len(data) > max_size:
+        raise ValueError(
+            f"cannot run {filename!r}: it is larger than {max_size} bytes, the most a script "
+            "file may have; split it or import the rest as a module"
+        )
+    try:
+        return data.decode("utf-8"), filename
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"cannot run {filename!r}: it is not UTF-8 ({exc.reason} at byte {exc.start})"
+        ) from exc
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    # The size fstat reports may change under us: read until the end or the limit.
+    parts: list[bytes] = []
+    left = limit
+    while left > 0:
+        part = os.read(fd, min(left, 1024 * 1024))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
