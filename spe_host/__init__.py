@@ -58,6 +58,8 @@ if TYPE_CHECKING:
     from .client import Client, Subscription, connect
     from .engine import (
         DEFAULT_IDLE_TIMEOUT,
+        DEFAULT_KEEP_RESULTS,
+        DEFAULT_LOOP_TIMEOUT,
         Host,
         InputHandler,
         ScriptSession,
@@ -73,6 +75,8 @@ _LAZY: dict[str, str] = {
     "Subscription": "client",
     "connect": "client",
     "DEFAULT_IDLE_TIMEOUT": "engine",
+    "DEFAULT_KEEP_RESULTS": "engine",
+    "DEFAULT_LOOP_TIMEOUT": "engine",
     "Host": "engine",
     "InputHandler": "engine",
     "ScriptSession": "engine",
@@ -96,6 +100,8 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_KEEP_RESULTS",
+    "DEFAULT_LOOP_TIMEOUT",
     "AuthenticationError",
     "Client",
     "Completion",

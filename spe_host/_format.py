@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from ._model import SessionInfo
+from ._model import SessionInfo, SessionState
 
-__all__ = ["format_age", "format_progress", "format_sessions", "format_table"]
+__all__ = ["format_age", "format_progress", "format_run_times", "format_sessions", "format_table"]
 
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -52,29 +52,54 @@ def format_progress(info: SessionInfo) -> str:
     return " ".join(parts) or "-"
 
 
+def format_run_times(info: SessionInfo, *, now: float) -> tuple[str, str]:
+    """The STARTED and ENDED cells of the current or last run.
+
+    ``5m ago`` and ``2m ago``; while the run goes, ENDED says ``running for 5m``;
+    ``-`` where there is no run (or the host is older than protocol 1.2).
+    """
+    started = info.run_started_at
+    if started is None:
+        return "-", "-"
+    ended = info.run_ended_at
+    if ended is None:
+        return f"{format_age(now - started)} ago", f"running for {format_age(now - started)}"
+    return f"{format_age(now - started)} ago", f"{format_age(now - ended)} ago"
+
+
 def format_sessions(infos: Sequence[SessionInfo], *, now: float | None = None) -> str:
     """The human table of sessions that ``spe-host ls`` and ``%ls`` print.
 
+    Every column past STATE is about the session's current or last run: its id, its
+    job name, its progress and line, when it started, when it ended (or for how long
+    it has been running), and how it ended.
+
     Args:
         infos: The sessions.
-        now: The current Unix time (for the AGE column); defaults to now.
+        now: The current Unix time (for STARTED and ENDED); defaults to now.
 
     Returns:
         An aligned table with a header line.
     """
     now = time.time() if now is None else now
-    return format_table(
-        ["SESSION", "STATE", "JOB", "PROGRESS", "LOCATION", "LAST", "AGE"],
-        (
+    rows = []
+    for info in infos:
+        started, ended = format_run_times(info, now=now)
+        rows.append(
             [
                 info.id,
                 info.state,
+                info.run or "-",
                 info.name or "-",
                 format_progress(info),
                 info.location or "-",
-                info.last_status or "-",
-                format_age(now - info.created_at),
+                started,
+                ended,
+                # The status is the run's shown: none yet while it goes.
+                "-" if SessionState(info.state).active else info.last_status or "-",
             ]
-            for info in infos
-        ),
+        )
+    return format_table(
+        ["SESSION", "STATE", "RUN", "JOB", "PROGRESS", "LOCATION", "STARTED", "ENDED", "STATUS"],
+        rows,
     )

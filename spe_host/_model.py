@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import enum
 import re
+import reprlib
 from dataclasses import dataclass
 from typing import Final
 
 __all__ = [
+    "MAX_PATTERNS",
+    "MAX_PATTERN_LENGTH",
     "WILDCARDS",
     "Completion",
     "ExecutionInfo",
@@ -36,10 +39,15 @@ __all__ = [
     "StateChange",
     "StopOutcome",
     "byte_length",
+    "check_patterns",
     "check_session_id",
+    "decode_output",
     "dropped_marker",
+    "encode_output",
     "is_pattern",
+    "parse_run_id",
     "printable",
+    "run_id",
 ]
 
 #: The characters that make a target an ``fnmatch`` pattern rather than an exact id.
@@ -52,19 +60,79 @@ def is_pattern(target: str) -> bool:
     return any(c in target for c in WILDCARDS)
 
 
-def byte_length(text: str) -> int:
-    """How many bytes of an output stream ``text`` stands for.
+#: The longest pattern (or id) a request may name, in characters. Ids have at most
+#: 128; the rest is room for classes such as ``[0-9]``.
+MAX_PATTERN_LENGTH: Final = 1024
+#: The most ids and patterns one request may name.
+MAX_PATTERNS: Final = 64
 
-    The one rule every layer uses to turn output text into offsets: the stream is
-    UTF-8, and bytes that are not UTF-8 travel as lone surrogates (``surrogateescape``,
-    what ``os.listdir`` gives for undecodable names), so the count is exact.
+
+def check_patterns(
+    patterns: tuple[str, ...],
+    *,
+    max_length: int = MAX_PATTERN_LENGTH,
+    max_count: int = MAX_PATTERNS,
+) -> tuple[str, ...]:
+    """Return ``patterns`` if they are within the limits a request must keep.
+
+    Args:
+        patterns: The ids and wildcards one request names.
+        max_length: The longest one allowed, in characters.
+        max_count: The most allowed.
+
+    Raises:
+        ValueError: There are too many, or one is too long.
     """
-    return len(text.encode("utf-8", "surrogateescape"))
+    if len(patterns) > max_count:
+        raise ValueError(
+            f"the request names {len(patterns)} sessions or patterns; at most {max_count} "
+            "are allowed, so split it or use a wildcard"
+        )
+    for pattern in patterns:
+        if len(pattern) > max_length:
+            raise ValueError(
+                f"a pattern of {len(pattern)} characters was refused; patterns may have at "
+                f"most {max_length}"
+            )
+    return patterns
+
+
+#: Lone surrogates that stand for no byte: surrogateescape uses U+DC80-U+DCFF only.
+_NOT_A_BYTE: Final = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
+
+def encode_output(text: str) -> bytes:
+    """The bytes of an output stream that ``text`` stands for: the one rule.
+
+    The stream is UTF-8, and bytes that are not UTF-8 travel as the lone surrogates
+    U+DC80-U+DCFF (``surrogateescape``, what ``os.listdir`` gives for undecodable
+    names), so they go back to the very bytes they came from. Any other lone
+    surrogate (a script printing ``"\\ud800"``) stands for no byte: it is written as
+    U+FFFD, so every text can be written.
+    """
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return _NOT_A_BYTE.sub("\ufffd", text).encode("utf-8", "surrogateescape")
+
+
+def decode_output(data: bytes | bytearray | memoryview) -> str:
+    """The text of the output bytes ``data``; :func:`encode_output` gives them back."""
+    return str(data, "utf-8", "surrogateescape")
+
+
+def byte_length(text: str) -> int:
+    """How many bytes of an output stream ``text`` stands for (see :func:`encode_output`).
+
+    The one rule every layer uses to turn output text into offsets, so the count is
+    exact for any text a chunk of the stream carries.
+    """
+    return len(encode_output(text))
 
 
 def printable(text: str) -> str:
     """``text`` fit for a terminal: undecodable bytes shown as U+FFFD."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return encode_output(text).decode("utf-8", "replace")
 
 
 def dropped_marker(count: int) -> str:
@@ -142,16 +210,22 @@ class SessionInfo:
 
     Attributes:
         id: The session id.
-        name: A human-friendly name, or None.
+        name: The job name of the current or last run, or None.
         state: IDLE, RUNNING, STOPPING or CLOSED.
-        progress_percent: The last percentage the script reported, or None.
-        progress_message: The last progress message the script reported, or None.
+        progress_percent: The last percentage the current or last run reported, or None.
+        progress_message: The last progress message that run reported, or None.
         location: ``file:line`` of the statement running now, or None.
-        last_status: The status of the last execution, or None if there was none.
+        last_status: The status of the last run that ended, or None if none has.
         created_at: When the session was created (Unix time, seconds).
         last_accessed: When the session was last used (Unix time, seconds).
-        autodispose: Whether the session goes away once its result has been received.
+        autodispose: Whether the session goes away once its results have been received.
         output_offset: The end offset (UTF-8 bytes) of the session's output stream.
+        run: The id of the current or last run (``etl#7``), or None before the first.
+        run_started_at: When that run started (Unix time, seconds), or None.
+        run_ended_at: When that run ended (Unix time, seconds); None while it runs.
+
+    ``name``, the progress and ``location`` belong to that run: a run started without
+    a name has none, and each run starts with no progress.
     """
 
     id: str
@@ -165,6 +239,10 @@ class SessionInfo:
     last_accessed: float
     autodispose: bool
     output_offset: int
+    # Defaults: optional on the wire, so a 1.2 client still reads a 1.1 host's sessions.
+    run: str | None = None
+    run_started_at: float | None = None
+    run_ended_at: float | None = None
 
     @property
     def progress(self) -> Progress:
@@ -191,6 +269,8 @@ class ExecutionResult:
             output bound dropped some of it).
         started_at: When it started (Unix time, seconds).
         finished_at: When it ended (Unix time, seconds).
+        run: The run's id (``etl#7``, see :func:`run_id`); empty only in a result
+            from a host older than protocol 1.2.
     """
 
     session: str
@@ -200,11 +280,42 @@ class ExecutionResult:
     output: str
     started_at: float
     finished_at: float
+    run: str = ""
 
     @property
     def session_id(self) -> str:
         """The session's id (the name the 0.1 engine used)."""
         return self.session
+
+
+def run_id(session: str, number: int) -> str:
+    """The id of a session's ``number``-th run: ``run_id("etl", 7) == "etl#7"``.
+
+    Session ids hold no ``#``, so the id splits back unambiguously (:func:`parse_run_id`).
+    """
+    return f"{session}#{number}"
+
+
+def parse_run_id(run: str) -> tuple[str, int]:
+    """Split a run id such as ``etl#7`` into its session id and its number.
+
+    Raises:
+        ValueError: It is not a valid session id, ``#``, and a number from 1 up.
+    """
+    session, sep, number = run.rpartition("#")
+    if (
+        not sep
+        or _SESSION_ID.fullmatch(session) is None
+        or not number.isascii()
+        or not number.isdigit()
+        or number.startswith("0")
+        or len(number) > 18
+    ):
+        raise ValueError(
+            f"{reprlib.repr(run)} is not a valid run id; a run id is a session id, '#' "
+            "and the run's number from 1 up, such as etl#7"
+        )
+    return session, int(number)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

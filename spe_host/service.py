@@ -32,6 +32,8 @@ from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+import trio
+
 from ._errors import PermissionDenied, SessionNotFound, SpeError
 from ._model import (
     Completion,
@@ -43,12 +45,13 @@ from ._model import (
     SessionState,
     StateChange,
     StopOutcome,
+    check_patterns,
 )
 
 # Host is re-exported for the signatures of the layers above (`serve(host)`), which
 # hand it to a Service and never use it themselves; InputHandler is what `execute`
 # takes to answer a script's input().
-from .engine import Host, InputHandler
+from .engine import Host, InputHandler, read_script
 
 __all__ = [
     "EMBEDDING_PROGRAM",
@@ -191,8 +194,11 @@ class Service:
         *,
         interactive: bool = True,
         input_handler: InputHandler | None = None,
+        loop: bool = False,
     ) -> ExecutionResult:
         """Run ``code`` in ``session`` (created if missing) and return its result.
+
+        ``loop`` runs its synchronous statements in the trio thread (loop mode).
 
         Follow the run's output with :meth:`follow` from :meth:`output_offset`, read
         just before this call: the run starts without yielding, so nothing it prints
@@ -201,10 +207,10 @@ class Service:
         self.authorize(principal, Operation.EXECUTE)
         with _arguments():
             return await self._host.execute(
-                session, code, interactive=interactive, input_handler=input_handler
+                session, code, interactive=interactive, input_handler=input_handler, loop=loop
             )
 
-    def start(
+    async def start(
         self,
         principal: Principal,
         session: str | None,
@@ -214,12 +220,27 @@ class Service:
         args: dict[str, Any] | None = None,
         name: str | None = None,
         autodispose: bool | None = None,
+        loop: bool = False,
     ) -> SessionInfo:
-        """Start a background run; return the session, already RUNNING."""
+        """Start a background run (in loop mode with ``loop``); return the session.
+
+        A script file is read in a worker thread: whatever the path names, reading it
+        never holds up the host (``read_script`` refuses what is not a small regular
+        file).
+        """
         self.authorize(principal, Operation.START)
+        filename = None
         with _arguments():
+            if path is not None:
+                code, filename = await trio.to_thread.run_sync(read_script, path)
             started = self._host.start(
-                session, code, path=path, args=args, name=name, autodispose=autodispose
+                session,
+                code,
+                filename=filename,
+                args=args,
+                name=name,
+                autodispose=autodispose,
+                loop=loop,
             )
         logger.info("%s started a job in session %r", principal, started.id)
         return started.info()
@@ -259,13 +280,22 @@ class Service:
     ) -> list[SessionInfo]:
         """Wait for sessions to finish; return those (of the named) no longer running."""
         self.authorize(principal, Operation.WAIT)
+        _check_patterns(sessions)
         finished = await self._host.wait(*sessions, timeout=timeout, any=any)
         return [s.info() for s in finished]
 
-    def receive(self, principal: Principal, session: str, *, keep: bool = False) -> ExecutionResult:
-        """The result of the session's last run (cleared unless ``keep``)."""
+    def receive(
+        self, principal: Principal, session: str, *, run: str | None = None, keep: bool = False
+    ) -> ExecutionResult:
+        """The result of run ``run`` of ``session`` (None: its oldest unreceived one),
+        cleared unless ``keep``.
+
+        Raises:
+            InvalidArgument: ``run`` is not a run id of ``session``.
+        """
         self.authorize(principal, Operation.RECEIVE)
-        return self._host.receive(session, keep=keep)
+        with _arguments():
+            return self._host.receive(session, run=run, keep=keep)
 
     def output_offset(self, principal: Principal, session: str) -> int:
         """Where the session's output ends now (0 for a session that does not exist yet)."""
@@ -305,6 +335,7 @@ class Service:
         """State changes of the sessions matching ``patterns``, pushed as they happen
         (with ``locations``, also a running session's move to another line)."""
         self.authorize(principal, Operation.WATCH)
+        _check_patterns(patterns)
         return self._host.watch(*patterns, locations=locations)
 
     # -- controlling ------------------------------------------------------------------
@@ -312,6 +343,7 @@ class Service:
     def stop(self, principal: Principal, *targets: str) -> dict[str, StopOutcome]:
         """Ask sessions to stop at their next statement; never waits."""
         self.authorize(principal, Operation.STOP)
+        _check_patterns(targets)
         outcomes = self._host.stop(*targets)
         requested = [key for key, o in outcomes.items() if o is StopOutcome.REQUESTED]
         if requested:
@@ -321,12 +353,20 @@ class Service:
     async def remove(self, principal: Principal, *sessions: str, force: bool = False) -> list[str]:
         """Remove sessions; return the ids that are gone."""
         self.authorize(principal, Operation.REMOVE)
+        _check_patterns(sessions)
         targets = self._host.sessions(*sessions)
         await self._host.remove(*sessions, force=force)
         removed = [s.id for s in targets if s.state is SessionState.CLOSED]
         if removed:
             logger.info("%s removed session(s) %s", principal, ", ".join(removed))
         return removed
+
+
+def _check_patterns(patterns: tuple[str, ...]) -> None:
+    # Patterns are bounded before anything is matched (the list operation checks
+    # through the engine, under _arguments).
+    with _arguments():
+        check_patterns(patterns)
 
 
 @contextmanager

@@ -15,7 +15,8 @@ def test_format_table_aligns_columns() -> None:
     assert text.splitlines() == ["A     LONGER", "x     1", "yyyy  22"]
 
 
-def test_format_sessions_and_age() -> None:
+def test_format_sessions_shows_the_current_or_last_run() -> None:
+    now = 3600 * 5
     rows = [
         info(
             "etl",
@@ -23,18 +24,32 @@ def test_format_sessions_and_age() -> None:
             state="running",
             progress_percent=42.0,
             progress_message="loading",
-            location="<session etl #1>:3",
-            created_at=0.0,
+            location="<session etl #3>:3",
+            # The previous run's status is not this run's.
+            last_status="failed",
+            run="etl#3",
+            run_started_at=now - 125,
         ),
-        info("idle-one", last_status="completed", created_at=3600 * 5 - 30),
+        info(
+            "idle-one",
+            last_status="completed",
+            run="idle-one#1",
+            run_started_at=now - 7200,
+            run_ended_at=now - 30,
+        ),
+        info("fresh"),
     ]
-    lines = format_sessions(rows, now=3600 * 5).splitlines()
-    assert lines[0].split() == ["SESSION", "STATE", "JOB", "PROGRESS", "LOCATION", "LAST", "AGE"]
-    assert "42% loading" in lines[1]
-    assert "<session etl #1>:3" in lines[1]
-    assert lines[1].endswith("5h")
-    assert lines[2].split()[:2] == ["idle-one", "idle"]
-    assert lines[2].endswith("30s")
+    lines = format_sessions(rows, now=now).splitlines()
+    header = ["SESSION", "STATE", "RUN", "JOB", "PROGRESS", "LOCATION", "STARTED", "ENDED"]
+    assert lines[0].split() == [*header, "STATUS"]
+    assert lines[1].split() == [
+        *["etl", "running", "etl#3", "nightly", "42%", "loading", "<session", "etl", "#3>:3"],
+        *["2m", "ago", "running", "for", "2m", "-"],
+    ]
+    assert lines[2].split() == [
+        *["idle-one", "idle", "idle-one#1", "-", "-", "-", "2h", "ago", "30s", "ago", "completed"]
+    ]
+    assert lines[3].split() == ["fresh", "idle", "-", "-", "-", "-", "-", "-", "-"]
     assert [format_age(s) for s in (0, 59, 60, 7200, 86400 * 3)] == ["0s", "59s", "1m", "2h", "3d"]
 
 

@@ -55,7 +55,8 @@ async def test_an_operator_is_authorized_by_operation_through_the_real_service(
     host: spe_host.Host,
 ) -> None:
     with trio.fail_after(10):
-        await host.execute("s", "x = 1\nprint('hi')")
+        host.start("s", "x = 1\nprint('hi')")  # a job's result, for the operator to receive
+        await host.wait("s")
         async with open_test_client(host, role=Role.OPERATOR) as operator:
             assert operator.role == "operator"
             refused = {
@@ -90,6 +91,8 @@ async def test_an_operator_is_authorized_by_operation_through_the_real_service(
                 assert await operator.stop("s") == {"s": "requested"}
                 [done] = await operator.wait("s", timeout=5)
                 assert done.last_status is ExecutionStatus.ABORTED
+            # The oldest unreceived result first (s#1 was only peeked at), then the stopped run.
+            assert (await operator.receive("s")).run == "s#1"
             assert (await operator.receive("s")).status is ExecutionStatus.ABORTED
 
 

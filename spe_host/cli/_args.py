@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from .._model import check_session_id
+from .._model import check_session_id, parse_run_id
 
 __all__ = [
     "Formatter",
@@ -22,6 +22,8 @@ __all__ = [
     "examples",
     "key_value",
     "positive_float",
+    "positive_int",
+    "receive_target",
     "session_id",
     "shared_options",
 ]
@@ -58,6 +60,28 @@ def session_id(text: str) -> str:
     """A session id, checked by the same rule as the host's."""
     try:
         return check_session_id(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_int(text: str) -> int:
+    """A count of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def receive_target(text: str) -> tuple[str, str | None]:
+    """``SESSION`` or ``SESSION#N`` for ``receive``: the session, and the run id or None."""
+    try:
+        if "#" in text:
+            session, _ = parse_run_id(text)
+            return session, text
+        return check_session_id(text), None
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

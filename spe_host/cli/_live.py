@@ -11,7 +11,9 @@ knew of its session and the view is drawn again.
 
 ``ls --watch`` keeps a table of the matching sessions and draws it once at the start
 and again on every change: over the old one on a terminal, as a new table after a
-blank line when piped, or, with ``--json``, as one JSON line per change. It runs until
+blank line when piped, or, with ``--json``, as one JSON line per change. On a
+terminal it also redraws once a second while a run it shows goes on, so that run's
+``running for`` moves with the clock (the host is not asked again for that). It runs until
 Ctrl-C (exit code 130, as for every verb) or until the connection ends (exit 3).
 
 ``wait`` on a terminal asks the host to ``wait`` for the sessions, as it does when
@@ -43,6 +45,8 @@ __all__ = ["wait_with_progress", "watch_sessions"]
 
 # Home the cursor and clear the screen: a terminal shows the newest table alone.
 _CLEAR = "\x1b[H\x1b[2J"
+# Seconds between two redraws of a table on a terminal while a run it shows goes on.
+_TICK = 1.0
 
 
 async def watch_sessions(
@@ -67,10 +71,13 @@ async def watch_sessions(
         ConnectionLost: The host ended the watch (it is shutting down).
     """
     view = _JsonLines(state) if as_json else _Tables(state, quiet=quiet, clear=sys.stdout.isatty())
-    async with client.watch(*patterns, locations=True) as changes:
+    async with client.watch(*patterns, locations=True) as changes, trio.open_nursery() as clock:
         view.start(await client.sessions(*patterns))
+        if isinstance(view, _Tables) and view.ticks:
+            clock.start_soon(view.tick)
         async for change in changes:
             view.change(change)
+        clock.cancel_scope.cancel()
     raise ConnectionLost("the host ended the watch of its sessions")
 
 
@@ -84,9 +91,21 @@ class _Tables:
         self._sessions: dict[str, SessionInfo] = {}
         self._drawn = False
 
+    @property
+    def ticks(self) -> bool:
+        """True if the table shows times that move: run times, in place on a terminal."""
+        return self._clear and not self._quiet
+
     def start(self, infos: Iterable[SessionInfo]) -> None:
         self._sessions = {info.id: info for info in infos}
         self._draw()
+
+    async def tick(self) -> None:
+        """Redraw every :data:`_TICK` seconds while a run shown goes on; runs until cancelled."""
+        while True:
+            await trio.sleep(_TICK)
+            if any(info.active for info in self._shown()):
+                self._draw()
 
     def change(self, change: StateChange) -> None:
         info = change.session
@@ -96,11 +115,14 @@ class _Tables:
             self._sessions[info.id] = info
         self._draw()
 
-    def _draw(self) -> None:
-        shown = sorted(
+    def _shown(self) -> list[SessionInfo]:
+        return sorted(
             (i for i in self._sessions.values() if self._state in (None, i.state)),
             key=lambda info: info.created_at,
         )
+
+    def _draw(self) -> None:
+        shown = self._shown()
         text = "".join(f"{i.id}\n" for i in shown) if self._quiet else format_sessions(shown)
         if self._clear:
             text = _CLEAR + text

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
-from . import _serve, _verbs
+from . import _verbs
 from ._args import (
     Formatter,
     Shared,
@@ -21,10 +21,12 @@ from ._args import (
     examples,
     key_value,
     positive_float,
+    receive_target,
     session_id,
     shared_options,
 )
 from ._output import PROG
+from ._parser_serve import add_serve
 
 __all__ = ["build_parser"]
 
@@ -77,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     shared = shared_options()
     for add in (
-        _add_serve,
+        add_serve,
         _add_attach,
         _add_start,
         _add_ls,
@@ -91,74 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # --- one function per verb ------------------------------------------------------------
-
-
-def _add_serve(verbs: Verbs, shared: Shared) -> None:
-    serve = add_verb(
-        verbs,
-        "serve",
-        _serve.serve,
-        "run a standalone host",
-        "Run a host whose sessions start with builtins only, until Ctrl-C or SIGTERM.\n"
-        "It prints where it listens and how to attach. By default it listens on a unix\n"
-        "socket in the private runtime directory, named after --name. On SIGINT/SIGTERM\n"
-        "it stops running sessions, tells their clients, and exits.",
-        [
-            "spe-host serve",
-            "spe-host serve --name build --listen tcp://127.0.0.1:7788",
-            "spe-host serve --listen unix:/tmp/my.sock --listen tcp://127.0.0.1:0",
-            "spe-host serve --listen tcp://0.0.0.0:7788 --tls-cert cert.pem --tls-key key.pem",
-        ],
-        [shared.json],
-    )
-    serve.add_argument(
-        "--listen",
-        action="append",
-        metavar="ADDRESS",
-        help="unix:PATH or tcp://HOST:PORT; repeat for several (default: the unix socket "
-        "NAME.sock in the runtime directory)",
-    )
-    serve.add_argument(
-        "--name",
-        default="default",
-        help="the host's name: clients find it by this name (default: default)",
-    )
-    serve.add_argument("--tls-cert", metavar="PEM", help="certificate chain for tcp:// listeners")
-    serve.add_argument("--tls-key", metavar="PEM", help="private key (default: in --tls-cert)")
-    serve.add_argument(
-        "--insecure",
-        action="store_true",
-        help="allow a non-loopback tcp:// address without TLS (tokens and code cross the "
-        "network in clear text)",
-    )
-    # No default here: the engine's DEFAULT_IDLE_TIMEOUT applies (the verb resolves it,
-    # so that parsing does not import the engine); tests keep the help in step with it.
-    serve.add_argument(
-        "--idle-timeout",
-        type=positive_float,
-        metavar="S",
-        help="remove sessions idle for S seconds; 0 keeps them forever (default: 1800)",
-    )
-    serve.add_argument(
-        "--switch-interval",
-        type=positive_float,
-        metavar="MS",
-        help="the interpreter's thread switch interval in milliseconds; lower keeps the "
-        "host responsive while scripts spin (default: Python's 5)",
-    )
-    serve.add_argument(
-        "--shutdown-timeout",
-        type=positive_float,
-        default=5.0,
-        metavar="S",
-        help="on shutdown, wait at most S seconds for running sessions to stop (default: 5)",
-    )
-    serve.add_argument(
-        "--log-level",
-        default="info",
-        choices=["debug", "info", "warning", "error"],
-        help="what the host logs to stderr (default: info)",
-    )
 
 
 def _add_attach(verbs: Verbs, shared: Shared) -> None:
@@ -199,6 +133,12 @@ def _add_attach(verbs: Verbs, shared: Shared) -> None:
         action="store_true",
         help="on a first attach, replay all the output the host still holds",
     )
+    attach.add_argument(
+        "--loop",
+        action="store_true",
+        help="start in loop mode: statements run in the app's trio thread, so its trio "
+        "objects work directly, but a blocking call freezes the app (%%loop off leaves it)",
+    )
 
 
 def _add_start(verbs: Verbs, shared: Shared) -> None:
@@ -235,7 +175,13 @@ def _add_start(verbs: Verbs, shared: Shared) -> None:
     start.add_argument(
         "--autodispose",
         action="store_true",
-        help="remove the session once its result has been received",
+        help="remove the session once every result it keeps has been received",
+    )
+    start.add_argument(
+        "--loop",
+        action="store_true",
+        help="run in loop mode: in the app's trio thread, where its trio objects work "
+        "directly but a blocking call freezes the app",
     )
 
 
@@ -245,8 +191,9 @@ def _add_ls(verbs: Verbs, shared: Shared) -> None:
         "ls",
         _verbs.ls,
         "list sessions",
-        "List the host's sessions: id, state, job name, progress, the line running now,\n"
-        "the last execution's status and age. Patterns are shell-style wildcards.\n"
+        "List the host's sessions: id, state, and of the current or last run its id,\n"
+        "job name, progress, the line running now, when it started and ended (or for\n"
+        "how long it has run), and its status. Patterns are shell-style wildcards.\n"
         "With --watch it lists them again whenever one changes, as the host tells it\n"
         "(no polling): redrawn in place on a terminal, a new table after a blank line\n"
         'when piped, and with --json one line per change, {"session": ..., "previous":\n'
@@ -280,14 +227,22 @@ def _add_receive(verbs: Verbs, shared: Shared) -> None:
         verbs,
         "receive",
         _verbs.receive,
-        "print the result of a session's last execution",
-        "Print the output, the value and the error of SESSION's last execution, then\n"
-        "clear them (unless --keep). The output goes to stdout, the traceback to stderr.\n"
-        "It exits 0 whatever the execution's status; use --json to check the status.",
-        ["spe-host receive etl", "spe-host receive etl --keep --json"],
+        "print the result of a run",
+        "Print the output, the value and the error of a run, then clear them (unless\n"
+        "--keep). A session keeps the results of its last runs (10 by default) until\n"
+        "they are received: SESSION alone takes the oldest unreceived one, so receiving\n"
+        "again reads the next; SESSION#N takes run N. The output goes to stdout, the\n"
+        "traceback to stderr. It exits 0 whatever the run's status; use --json to check\n"
+        "the status (and the run id).",
+        ["spe-host receive etl", "spe-host receive etl#2 --keep --json"],
         [shared.connection, shared.json],
     )
-    receive.add_argument("session", type=session_id, metavar="SESSION", help="the session id")
+    receive.add_argument(
+        "target",
+        type=receive_target,
+        metavar="SESSION[#N]",
+        help="the session (its oldest unreceived result), or one run of it",
+    )
     receive.add_argument("--keep", action="store_true", help="keep the result on the host")
 
 

@@ -7,14 +7,16 @@ This module is the command's one composition root: it opens a host
 of the CLI allowed to import either, and it imports them inside the verb, so that the
 other verbs start without loading them.
 
-The order of the shutdown matters. Listeners never own sessions: a server that shuts
-down drains its connections but does not stop sessions, so that restarting one
-listener cannot abort a job that another serves. A standalone host is different:
-when it goes, its sessions go with it. So on a signal the verb first asks every
-running session to stop - while the connections are still open, so that a client
-waiting on a foreground execute still gets its ``done`` with status ``aborted`` -
-then cancels the listeners, and the host's own exit waits for the stopped executions
-within ``--shutdown-timeout``.
+The order of the shutdown matters, and it all fits one deadline,
+``--shutdown-timeout`` from the signal. Listeners never own sessions: a server that
+shuts down drains its connections but does not stop sessions, so that restarting
+one listener cannot abort a job that another serves. A standalone host is
+different: when it goes, its sessions go with it. So the listeners run *outside*
+the host: on a signal the host exits first - it stops every running session and
+waits for them, abandoning one stuck in a native call when its share of the
+deadline is up - while the connections are still open, so every client waiting on
+an execute gets its ``done`` with status ``aborted``. Then the listeners drain, for
+at most the rest of the deadline (:func:`_drain_share`), and close.
 
 A listener that cannot start (a bad address, a refused bind, unreadable TLS files)
 raises its :class:`~spe_host.SpeError`, which exits 1 with its sentence: the
@@ -38,10 +40,9 @@ import trio
 from ._exits import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from ..engine import Host
-    from ..server import Listening
+    from ..server import Limits, Listening
 
-__all__ = ["run_host", "serve"]
+__all__ = ["run_host", "serve", "server_limits"]
 
 logger = logging.getLogger("spe_host")
 
@@ -91,40 +92,67 @@ async def run_host(args: argparse.Namespace, until: Callable[[], Awaitable[objec
     Raises:
         SpeError: A listener could not start.
     """
-    from ..engine import DEFAULT_IDLE_TIMEOUT, open_host
+    from ..engine import DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_RESULTS, open_host
     from ..server import serve as serve_host
 
+    limits = server_limits(args)
     idle = DEFAULT_IDLE_TIMEOUT if args.idle_timeout is None else args.idle_timeout or None
-    async with (
-        open_host(
-            name=args.name, idle_timeout=idle, shutdown_timeout=args.shutdown_timeout
-        ) as host,
-        trio.open_nursery() as nursery,
-    ):
-        listening: list[Listening] = []
-        for address in args.listen or [None]:
-            listener = partial(
-                serve_host,
-                host,
-                address,
-                tls_cert=args.tls_cert,
-                tls_key=args.tls_key,
-                insecure=args.insecure,
-                shutdown_timeout=args.shutdown_timeout,
-            )
-            listening.append(await nursery.start(listener))
-        _announce(args, listening)
-        await until()
-        _stop_running(host)
+    drain = _drain_share(args.shutdown_timeout)
+    async with trio.open_nursery() as nursery:
+        async with open_host(
+            name=args.name,
+            idle_timeout=idle,
+            shutdown_timeout=args.shutdown_timeout - drain,
+            loop_timeout=args.loop_timeout or None,
+            keep_results=args.keep_results or DEFAULT_KEEP_RESULTS,
+        ) as host:
+            listening: list[Listening] = []
+            for address in args.listen or [None]:
+                listener = partial(
+                    serve_host,
+                    host,
+                    address,
+                    tls_cert=args.tls_cert,
+                    tls_key=args.tls_key,
+                    insecure=args.insecure,
+                    shutdown_timeout=drain,
+                    limits=limits,
+                )
+                listening.append(await nursery.start(listener))
+            _announce(args, listening)
+            await until()
+        # The host has exited: every execution has ended and said so to its client.
         nursery.cancel_scope.cancel()
 
 
-def _stop_running(host: Host) -> None:
-    """Ask every running session to stop; the host's exit waits for them."""
-    running = [session.id for session in host.sessions() if session.is_active()]
-    if running:
-        logger.info("shutting down: stopping session(s) %s", ", ".join(running))
-        host.stop(*running)
+def server_limits(args: argparse.Namespace) -> Limits:
+    """The listeners' :class:`~spe_host.server.Limits` from the ``serve`` command line.
+
+    Raises:
+        UsageError: A limit is out of range, or they contradict each other.
+    """
+    from ..server import DEFAULT_LIMITS, Limits, MaxStartups
+
+    try:
+        startups = (
+            DEFAULT_LIMITS.max_startups
+            if args.max_startups is None
+            else MaxStartups.parse(args.max_startups)
+        )
+        return Limits(
+            max_connections=args.max_connections,
+            max_startups=startups,
+            max_startups_per_peer=args.max_startups_per_peer,
+            max_in_flight=args.max_requests,
+            max_subscriptions=args.max_subscriptions,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _drain_share(timeout: float) -> float:
+    """The part of the shutdown deadline the listeners get to deliver the last answers."""
+    return min(1.0, timeout / 4)
 
 
 def _announce(args: argparse.Namespace, listening: Sequence[Listening]) -> None:

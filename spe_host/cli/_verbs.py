@@ -119,6 +119,7 @@ async def start(args: argparse.Namespace) -> int:
             args=dict(args.arg) or None,
             name=args.name,
             autodispose=True if args.autodispose else None,
+            loop=args.loop,
         )
     if args.json:
         print_json(session_json(info))
@@ -128,9 +129,11 @@ async def start(args: argparse.Namespace) -> int:
 
 
 async def receive(args: argparse.Namespace) -> int:
-    """``spe-host receive``: print the last execution's output, value and traceback."""
+    """``spe-host receive``: print a run's output, value and traceback (default: the
+    session's oldest unreceived run)."""
+    session, run = args.target
     async with connected(args) as client:
-        result = await client.receive(args.session, keep=args.keep)
+        result = await client.receive(session, run, keep=args.keep)
     if args.json:
         print_json(dataclasses.asdict(result))
         return EXIT_OK
@@ -143,7 +146,7 @@ async def receive(args: argparse.Namespace) -> int:
     if result.error:
         sys.stderr.write(result.error if result.error.endswith("\n") else result.error + "\n")
     if result.status != "completed":
-        err(f"session {result.session!r}: the last execution {result.status}")
+        err(f"run {result.run or result.session} {result.status}")
     return EXIT_OK
 
 
@@ -251,7 +254,8 @@ async def attach(args: argparse.Namespace) -> int:
     label = target or os.environ.get("SPE_HOST") or "default"
     async with connected(args, target) as client:
         if not sys.stdin.isatty():
-            ok = await run_piped(client, args.session, sys.stdin)
+            ok = await run_piped(client, args.session, sys.stdin, loop=args.loop)
             return EXIT_OK if ok else EXIT_FAILED
-        await Repl(client, args.session, host_label=label, replay_all=args.replay).run()
+        repl = Repl(client, args.session, host_label=label, replay_all=args.replay, loop=args.loop)
+        await repl.run()
     return EXIT_OK

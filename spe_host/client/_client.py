@@ -20,7 +20,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from typing import Any, TypeVar
 
-from .._errors import RemoteProtocolError
+from .._errors import LocalProtocolError, RemoteProtocolError
 from .._model import (
     Completion,
     ExecutionResult,
@@ -51,6 +51,12 @@ from ._mux import Multiplexer, next_event
 __all__ = ["Client"]
 
 _T = TypeVar("_T")
+
+# Run ids and loop mode came with protocol 1.2. An older host would silently ignore
+# them: answer a receive with another run's result, or run loop-mode code in a worker
+# thread where trio calls fail. So a client refuses to ask an older host for them.
+_RUNS_AND_LOOP_MINOR = 2
+_WITHOUT_LOOP_MODE = "run without loop mode (reach the trio thread with spe.run_sync)"
 
 
 class Client:
@@ -99,6 +105,7 @@ class Client:
         on_output: Callable[[OutputChunk], object] | None = None,
         on_input: InputCallback | None = None,
         on_progress: Callable[[ProgressReport], object] | None = None,
+        loop: bool = False,
     ) -> ExecutionResult:
         """Run code in a session (created if missing) and wait for it to end.
 
@@ -119,6 +126,9 @@ class Client:
                 first (a stop while waiting for input). Without it, ``input()`` in
                 the script raises ``EOFError``.
             on_progress: Called with every :class:`~spe_host.ProgressReport`.
+            loop: Run synchronous statements in the app's trio thread (loop mode):
+                the app's trio objects work directly, but a blocking call freezes
+                the app. By default they run on the session's own worker thread.
 
         Returns:
             How the execution ended; a script error or a stop is a status
@@ -128,11 +138,13 @@ class Client:
             SessionBusy: The session is running.
             PermissionDenied: The connection's role is operator.
             ConnectionLost: The connection ended first.
+            LocalProtocolError: ``loop`` was asked of a host older than protocol 1.2.
         """
+        self._require_1_2("loop mode", _WITHOUT_LOOP_MODE, needed=loop)
 
         return await run_execute(
             self._mux,
-            Execute(id=0, session=session, code=code, interactive=interactive),
+            Execute(id=0, session=session, code=code, interactive=interactive, loop=loop),
             on_output=on_output,
             on_input=on_input,
             on_progress=on_progress,
@@ -148,6 +160,7 @@ class Client:
         args: dict[str, Any] | None = None,
         name: str | None = None,
         autodispose: bool | None = None,
+        loop: bool = False,
     ) -> SessionInfo:
         """Run code (or a script file on the host's machine) in the background.
 
@@ -157,7 +170,8 @@ class Client:
             path: A script file on the host's machine.
             args: Variables bound in the session first (JSON values).
             name: A job name to show in listings.
-            autodispose: Remove the session once its result is received.
+            autodispose: Remove the session once every result it keeps is received.
+            loop: Run synchronous statements in the app's trio thread (loop mode).
 
         Returns:
             The session, already running.
@@ -165,9 +179,11 @@ class Client:
         Raises:
             SessionBusy: The session is running.
             ValueError: Neither or both of ``code`` and ``path`` were given.
+            LocalProtocolError: ``loop`` was asked of a host older than protocol 1.2.
         """
         if (code is None) == (path is None):
             raise ValueError("give exactly one of code= or path= to say what to run")
+        self._require_1_2("loop mode", _WITHOUT_LOOP_MODE, needed=loop)
         value = await self._request(
             lambda request_id: Start(
                 id=request_id,
@@ -177,9 +193,17 @@ class Client:
                 args=args,
                 name=name,
                 autodispose=autodispose,
+                loop=loop,
             )
         )
         return from_json(SessionInfo, value)
+
+    def _require_1_2(self, feature: str, instead: str, *, needed: bool) -> None:
+        if needed and int(self.version.split(".")[1]) < _RUNS_AND_LOOP_MINOR:
+            raise LocalProtocolError(
+                f"the host speaks protocol {self.version}, which has no {feature}; "
+                f"{instead}, or upgrade the host"
+            )
 
     async def sessions(self, *patterns: str, state: str | None = None) -> list[SessionInfo]:
         """List sessions whose ids match any pattern (all when none is given).
@@ -239,22 +263,33 @@ class Client:
         )
         return [from_json(SessionInfo, item) for item in _array(value, "wait")]
 
-    async def receive(self, session: str, *, keep: bool = False) -> ExecutionResult:
-        """Fetch the last execution's result and output.
+    async def receive(
+        self, session: str, run: str | None = None, *, keep: bool = False
+    ) -> ExecutionResult:
+        """Fetch a run's result and output.
+
+        A session keeps the results of its last runs (ten by default) until they are
+        received; without ``run`` this fetches the *oldest* unreceived one.
 
         Args:
             session: The session id.
+            run: The run's id (``etl#2``), or None for the oldest unreceived result.
             keep: Keep the result instead of clearing it.
 
         Returns:
-            The status, value, error and output of the last execution.
+            The run's id, status, value, error and output.
 
         Raises:
-            SessionNotFound: No such session, or it has no result to receive.
-            SessionBusy: The session is running.
+            SessionNotFound: No such session, nothing left to receive, or no kept
+                result of that run (received already, dropped, or never run).
+            SessionBusy: That run is still going, or nothing is kept and the session
+                is running.
+            LocalProtocolError: ``run`` is not a run id of ``session``, or the host
+                speaks a protocol older than 1.2, which has no run ids.
         """
+        self._require_1_2("run ids", "receive without a run id", needed=run is not None)
         value = await self._request(
-            lambda request_id: Receive(id=request_id, session=session, keep=keep)
+            lambda request_id: Receive(id=request_id, session=session, run=run, keep=keep)
         )
         return from_json(ExecutionResult, value)
 

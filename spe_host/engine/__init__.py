@@ -3,29 +3,44 @@
 It knows nothing of sockets, the wire protocol, HTTP or authentication; every front end
 reaches it through :mod:`spe_host.service`. Modules, bottom up:
 
-    _instrument   parse, insert abort checks, compile (imports no trio)
+    _rewrite      the syntax-tree rewrite: an abort check before every statement
+    _instrument   parse, check, rewrite and compile a script (imports no trio)
     _events       Broadcast, the one "something changed" notifier
     _streams      per-session stdout/stderr/stdin routing, the bounded output buffer
     _checkpoint   the abort check: whose stop it is, and the fast-path flags
     _traceback    the script's own frames: tracebacks and the line running now
-    _execution    one execution in a worker thread; awaits go back to trio
+    _thread       SessionThread: the one thread a session's synchronous statements run on
+    _bridge       spe.run_sync / spe.run, and the note on a trio call from the wrong thread
+    _watchdog     the guard that stops a loop-mode statement holding the event loop
+    _modes        where statements run: worker mode (the session's thread) or loop mode
+    _execution    one execution: its slot, its control (stop, abandon), its result, its streams
+    _runs         run ids, and the results a session keeps until received
     _session      ScriptSession: state machine, namespace, progress
     _follow       Follower: a session's output and progress from a byte offset
     _complete     completion in a live namespace, off the trio thread
     _watch        Watcher: state changes pushed, coalesced per session
     _registry     the sessions by id, and the operations that only look at them
     _lifetime     idle expiry, and stopping what runs when the host exits
-    _host         Host / open_host: the cmdlet family
+    _script       reading a script file without letting it stall the host
+    _match        linear-time glob patterns over session ids, with limits
+    _host         Host: the cmdlet family
+    _open         open_host: a Host with its nursery, and its exit
 """
 
 from ._complete import complete
 from ._execution import InputHandler
 from ._follow import Follower
-from ._host import DEFAULT_IDLE_TIMEOUT, Host, open_host
+from ._host import DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_RESULTS, Host
+from ._open import open_host
+from ._script import MAX_SCRIPT_SIZE, read_script
 from ._session import ScriptSession, SpeHandle
+from ._watchdog import DEFAULT_LOOP_TIMEOUT
 
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_KEEP_RESULTS",
+    "DEFAULT_LOOP_TIMEOUT",
+    "MAX_SCRIPT_SIZE",
     "Follower",
     "Host",
     "InputHandler",
@@ -33,4 +48,5 @@ __all__ = [
     "SpeHandle",
     "complete",
     "open_host",
+    "read_script",
 ]

@@ -1,52 +1,40 @@
-"""Run one execution of a script: statement by statement, in a worker thread.
+"""Execution: one run of a script in a session - its control, its result, its streams.
 
 Theory of operation
 -------------------
 An :class:`Execution` is one run of some source in a session's namespace. Its
-:meth:`~Execution.run` compiles the source (see ``_instrument``) and makes *one* hop
-into a worker thread with ``trio.to_thread.run_sync`` - a hop costs about as much as
-thousands of simple statements, so it is paid once per execution, not per statement.
-In the thread the statements run in order:
+:meth:`~Execution.run` waits for a slot (the host's ``max_running`` bounds runs in
+either mode), then hands the statements to ``_modes``, which runs them in worker
+mode (synchronous statements on the session's own thread) or in loop mode (all of
+them in the trio thread), and records the :class:`ExecutionResult`.
 
-* A synchronous statement is ``exec``-ed right there, so ``time.sleep(60)`` blocks
-  only this worker and never the host.
-* A statement that awaits at top level (``await trio.sleep(1)``, ``async with``,
-  ``async for``) goes back to the trio thread with ``trio.from_thread.run`` and runs
-  inside a cancel scope that :meth:`~Execution.request_stop` cancels, so a stop ends
-  the await at once. Such a statement runs *entirely* in the trio thread: a blocking
-  call inside the same compound statement (``for`` ... ``time.sleep(1)``;
-  ``await ...``) blocks the event loop for its duration. Put blocking work in its own
-  statement, or wrap it in ``await trio.to_thread.run_sync(...)``.
+The run as a whole is shielded from cancellation: only the host's exit gives up on
+it (:meth:`~Execution.abandon`), after it has asked it to stop and waited for its
+deadline; the stop stays requested, so an abandoned session thread still aborts at
+its next check when its native call returns.
 
-The wait for the worker thread is shielded from cancellation: only the host's exit
-gives up on a thread (:meth:`~Execution.abandon`), after it has asked it to stop and
-waited for its deadline; the stop stays requested, so an abandoned thread still
-aborts at its next check when its native call returns.
-
-Stopping is cooperative. :meth:`~Execution.request_stop` sets a flag on the execution
-and the ``__spe_abort__`` fast-path flag in the namespace; the next check the script
-meets calls :func:`checkpoint` (``_checkpoint``), which raises :class:`ScriptAborted`
-only if the execution running in *this context* (a context variable) is the stopped
-one, and not while a ``ScriptAborted`` (or, in a statement that awaits, the
-``trio.Cancelled`` the stop caused) is being handled, so ``finally:`` blocks and
-``with`` exits run to completion. The flag stays set, so a script that swallows the abort meets it
-again at its next check.
+Stopping is cooperative. :meth:`~Execution.request_stop` raises the
+``__spe_abort__`` fast-path flag and cancels the scopes of awaiting statements; the
+next check calls :func:`checkpoint` (``_checkpoint``), which raises
+:class:`ScriptAborted` only if the execution running in *this context* (a context
+variable) is the stopped one, and not while a ``ScriptAborted`` is being handled, so
+``finally:`` blocks and ``with`` exits run to completion. The flag stays set, so a
+script that swallows the abort meets it again at its next check. In loop mode the
+host's watchdog stops a statement that holds the event loop too long the same way
+(:meth:`~Execution.stop_from_watchdog`), from its own thread.
 
 The execution is also its session's stream sink (``_streams``): stdout and stderr go
 to the session's output buffer, and ``input()`` asks the client that submitted the
-execution, or raises ``EOFError`` in a background job with nobody to answer.
+execution, or raises ``EOFError`` with a sentence where no answer can come.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
 import threading
 import time
-import traceback
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from types import CodeType, CoroutineType, TracebackType
+from types import CoroutineType
 from typing import Any
 
 import trio
@@ -54,9 +42,12 @@ import trio
 from .._errors import ScriptAborted
 from .._model import ExecutionResult, ExecutionStatus
 from . import _instrument
-from ._checkpoint import StopFlags, checkpoint, running_as
+from ._checkpoint import StopFlags, checkpoint
+from ._modes import Outcome, run_statements
 from ._streams import OutputBuffer
-from ._traceback import format_error, script_location
+from ._thread import SessionThread
+from ._traceback import script_location
+from ._watchdog import Watchdog
 
 __all__ = [
     "Execution",
@@ -81,7 +72,7 @@ def _abandoned(session_id: str, where: str | None) -> str:
     return (
         f"spe_host.ScriptAborted: session {session_id!r} was stopped, but it did not "
         f"reach its next statement within the deadline: it was stuck at {where}, most "
-        "likely in a native call. Its worker thread was abandoned; it stops at its next "
+        "likely in a native call. Its thread was abandoned; it stops at its next "
         "statement.\n"
     )
 
@@ -94,6 +85,7 @@ class Execution:
 
     Args:
         session_id: The session's id (for messages).
+        run: The run's id (``etl#7``), carried by the result.
         namespace: The session's namespace; the script's globals.
         source: The script's text.
         filename: The name tracebacks and ``location`` show.
@@ -101,61 +93,94 @@ class Execution:
         output: The session's output buffer.
         script_files: The session's registered script filenames (for tracebacks and
             ``location``); this execution adds its own.
+        thread: The session's own thread (worker mode runs synchronous code there).
         input_handler: Answers ``input()``, or None in a background job.
-        limiter: Bounds how many executions run in worker threads at once.
+        limiter: Bounds how many executions run at once.
         flags: The fast-path flag of the host's namespaces (None: a group of just
             this namespace).
+        loop: Run synchronous statements in the trio thread (loop mode).
+        watchdog: Stops loop-mode statements that hold the loop too long.
     """
 
     def __init__(
         self,
         *,
         session_id: str,
+        run: str,
         namespace: dict[str, Any],
         source: str,
         filename: str,
         interactive: bool,
         output: OutputBuffer,
         script_files: set[str],
+        thread: SessionThread,
         input_handler: InputHandler | None = None,
         limiter: trio.CapacityLimiter | None = None,
         flags: StopFlags | None = None,
+        loop: bool = False,
+        watchdog: Watchdog | None = None,
     ) -> None:
         self.session_id = session_id
+        self.run_id = run
         self.namespace = namespace
         self.source = source
         self.filename = filename
         self.interactive = interactive
         self.output = output
         self.script_files = script_files
+        self.thread = thread
         self.input_handler = input_handler
         self.limiter = limiter
         if flags is None:
             flags = StopFlags()
             flags.add(namespace)
         self.flags = flags
+        self.loop = loop
+        self.watchdog = watchdog if watchdog is not None else Watchdog(None)
         self.stop_requested = False
         self.result: ExecutionResult | None = None
         self.finished = trio.Event()
-        self._thread: int | None = None
-        self._scope: trio.CancelScope | None = None
+        self._thread: int | None = None  # the thread running a statement now, if any
+        self._trio_thread: int | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._scopes: set[trio.CancelScope] = set()
         self._thread_scope: trio.CancelScope | None = None
         self._abandoned_at: str | None = None
+        self._guard_note = ""
         self._coroutine: CoroutineType[Any, Any, Any] | None = None
         self._partial_line = ""
         self._value: str | None = None
 
-    # -- control (trio thread) ---------------------------------------------------
+    # -- control -----------------------------------------------------------------
 
     def request_stop(self) -> None:
-        """Ask the execution to stop at its next check; returns at once."""
+        """Ask the execution to stop at its next check; returns at once (trio thread)."""
         self.stop_requested = True
         self.flags.raise_for(self)
-        if self._scope is not None:
-            self._scope.cancel()
+        for scope in self._scopes:
+            scope.cancel()
+
+    def stop_from_watchdog(self, held: float, timeout: float) -> None:
+        """Stop a loop-mode statement holding the loop (from the watchdog's thread).
+
+        The statement meets the raised flag at its next check.
+        """
+        where = self.location or "an unknown line"
+        self._guard_note = (
+            f"spe_host: the loop-timeout guard stopped this run: a statement held the "
+            f"app's event loop for more than {timeout:g} s (loop_timeout), at {where}. "
+            "Run long synchronous work in worker mode (%loop off), or give the loop "
+            "back now and then with `await trio.sleep(0)`.\n"
+        )
+        self.output.write(
+            f"\nspe_host: this statement has held the app's event loop for {held:.1f} s, "
+            f"longer than loop_timeout ({timeout:g} s); it stops at its next statement\n"
+        )
+        self.stop_requested = True
+        self.flags.raise_for(self)
 
     def abandon(self) -> None:
-        """Stop waiting for a worker thread stuck in a native call (at host exit).
+        """Stop waiting for an execution stuck in a native call (at host exit).
 
         :meth:`run` returns at once with an ABORTED result. The thread is left to
         finish its call; the stop stays requested, so it aborts at its next check.
@@ -174,23 +199,19 @@ class Execution:
         """Run to the end and return the result (also stored in ``result``)."""
         started_at = time.time()
         start_offset = self.output.end_offset
+        self._token = trio.lowlevel.current_trio_token()
+        self._trio_thread = threading.get_ident()
         self.namespace[_instrument.CHECK_NAME] = checkpoint
         self.script_files.add(self.filename)
-        outcome: tuple[ExecutionStatus, str | None] | None = None
+        outcome: Outcome | None = None
         try:
             if await self._take_a_slot():
                 try:
                     # Shielded: a cancelled caller, or a host cancelled from outside,
-                    # must not abandon the thread before the host's exit has asked it
+                    # must not abandon the run before the host's exit has asked it
                     # to stop and given it its deadline; only abandon() ends this early.
                     with trio.CancelScope(shield=True) as self._thread_scope:
-                        outcome = await trio.to_thread.run_sync(
-                            self._run_in_thread,
-                            # The slot is held already (or there is no bound): the
-                            # thread itself waits for nothing.
-                            limiter=trio.CapacityLimiter(math.inf),
-                            abandon_on_cancel=True,
-                        )
+                        outcome = await run_statements(self)
                 finally:
                     if self.limiter is not None:
                         self.limiter.release()
@@ -219,15 +240,16 @@ class Execution:
             output=self.output.text_since(start_offset),
             started_at=started_at,
             finished_at=time.time(),
+            run=self.run_id,
         )
         self.finished.set()
         return self.result
 
     async def _take_a_slot(self) -> bool:
-        """Wait for a worker slot; False if a stop came first (no slot is held then)."""
+        """Wait for a slot; False if a stop came first (no slot is held then)."""
         if self.limiter is None:
             return not self.stop_requested
-        # Shielded from the caller like the thread itself; a stop cancels it.
+        # Shielded from the caller like the run itself; a stop cancels it.
         with self._stoppable(shield=True) as scope:
             await self.limiter.acquire()
         return not scope.cancelled_caught
@@ -236,77 +258,19 @@ class Execution:
     def _stoppable(self, *, shield: bool = False) -> Iterator[trio.CancelScope]:
         """A cancel scope that :meth:`request_stop` cancels (at once if it came already)."""
         with trio.CancelScope(shield=shield) as scope:
-            self._scope = scope
+            self._scopes.add(scope)
             if self.stop_requested:
                 scope.cancel()
             try:
                 yield scope
             finally:
-                self._scope = None
+                self._scopes.discard(scope)
 
-    # -- the worker thread -------------------------------------------------------
-
-    def _run_in_thread(self) -> tuple[ExecutionStatus, str | None]:
-        try:
-            return self._run_statements()
-        finally:
-            if self._abandoned_at is not None:
-                # Nobody waits for this thread any more; the flag it kept up for its
-                # last check can fall now (if the host's trio run still exists).
-                with contextlib.suppress(trio.RunFinishedError, RuntimeError):
-                    trio.from_thread.run_sync(self.flags.lower_for, self)
-
-    def _run_statements(self) -> tuple[ExecutionStatus, str | None]:
-        self._thread = threading.get_ident()
-        with running_as(self):
-            try:
-                if self.stop_requested:
-                    checkpoint()
-                try:
-                    statements = _instrument.compile_script(
-                        self.source, self.filename, interactive=self.interactive
-                    )
-                except SyntaxError as exc:
-                    # The script's own syntax: no traceback to show. (A SyntaxError
-                    # the script raises as it runs gets its traceback below.)
-                    lines = traceback.format_exception_only(type(exc), exc)
-                    return ExecutionStatus.FAILED, "".join(lines)
-                for statement in statements:
-                    self._run_statement(statement)
-            except ScriptAborted as exc:
-                return ExecutionStatus.ABORTED, format_error(exc, self.script_files)
-            except BaseException as exc:
-                # Anything else - SystemExit included - fails the script, not the host.
-                return ExecutionStatus.FAILED, format_error(exc, self.script_files)
-        return ExecutionStatus.COMPLETED, None
-
-    def _run_statement(self, statement: _instrument.Statement) -> None:
-        if statement.is_async:
-            checkpoint()
-            value = trio.from_thread.run(self._run_async, statement.code)
-        elif statement.display:
-            checkpoint()
-            value = eval(statement.code, self.namespace)
-        else:
-            exec(statement.code, self.namespace)
-            return
-        if statement.display and value is not None:
-            self.namespace["_"] = value
-            self._value = repr(value)
-
-    async def _run_async(self, code: CodeType) -> Any:
-        where: TracebackType | None = None
+    async def run_stoppable(self, afn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> Any:
+        """``await afn(*args)`` in the trio thread, ended by a stop (``spe.run``)."""
         with self._stoppable():
-            coroutine = eval(code, self.namespace)
-            self._coroutine = coroutine
-            try:
-                return await coroutine
-            except trio.Cancelled as cancelled:
-                where = cancelled.__traceback__  # the script's frames, for the abort
-                raise
-            finally:
-                self._coroutine = None
-        raise ScriptAborted(f"session {self.session_id!r} was stopped").with_traceback(where)
+            return await afn(*args)
+        raise ScriptAborted(f"session {self.session_id!r} was stopped")
 
     # -- the stream sink (any thread) --------------------------------------------
 
@@ -325,13 +289,20 @@ class Execution:
                 f"session {self.session_id!r} runs in the background with no client "
                 "attached to answer input(); pass values with args= instead"
             )
-        if threading.get_ident() != self._thread:
+        here = threading.get_ident()
+        if here == self._trio_thread and self.loop and self._coroutine is None:
             raise EOFError(
-                "input() cannot wait for an answer inside a statement that awaits; "
-                "read input in a statement of its own"
+                "input() cannot wait for an answer in loop mode: the statement holds the "
+                "app's event loop, which the answer has to come through; read input "
+                "in worker mode (%loop off)"
+            )
+        if here != self.thread.ident or here == self._trio_thread:
+            raise EOFError(
+                "input() cannot wait for an answer inside a statement that awaits or in "
+                "a thread the script started; read input in a statement of its own"
             )
         prompt, self._partial_line = self._partial_line, ""
-        return trio.from_thread.run(self._ask, prompt)
+        return trio.from_thread.run(self._ask, prompt, trio_token=self._token)
 
     async def _ask(self, prompt: str) -> str:
         handler = self.input_handler

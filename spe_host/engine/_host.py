@@ -1,4 +1,4 @@
-"""Host and open_host: the registry of sessions and the cmdlet family.
+"""Host: the registry of sessions and the cmdlet family (``_open`` opens one).
 
 Theory of operation
 -------------------
@@ -17,7 +17,15 @@ the :class:`~spe_host.engine._registry.Registry`.
 
 A background task expires sessions that have been idle longer than ``idle_timeout``
 (the expiry slides with every use), and a session started without an id, or with
-``autodispose=True``, goes away once its result has been received.
+``autodispose=True``, goes away once every result it keeps has been received.
+
+Every execution is a run with an id (``etl#7``); a session keeps the results of its
+last ``keep_results`` runs until they are received (``_runs``).
+
+An execution runs in worker mode (synchronous statements on the session's own
+thread) or, with ``loop=True``, in loop mode (in the trio thread, guarded by the
+host's :class:`~spe_host.engine._watchdog.Watchdog`); ``max_running`` bounds the
+executions running at once in either mode (``_modes``).
 
 On exit the host stops every running execution and waits for them, up to
 ``shutdown_timeout``; one stuck in a native call that does not return by then is
@@ -35,8 +43,6 @@ layers stay one-way.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
@@ -45,11 +51,14 @@ from .._errors import NoResult, SessionBusy, SpeError
 from .._model import ExecutionResult, StopOutcome
 from . import _instrument, _streams
 from ._execution import Execution, InputHandler
-from ._lifetime import expire_idle, shutdown, stop_and_wait
+from ._lifetime import stop_and_wait
 from ._registry import Registry
+from ._runs import DEFAULT_KEEP_RESULTS
+from ._script import read_script
 from ._session import ScriptSession
+from ._watchdog import DEFAULT_LOOP_TIMEOUT, Watchdog
 
-__all__ = ["DEFAULT_IDLE_TIMEOUT", "Host", "NoResult", "open_host"]
+__all__ = ["DEFAULT_IDLE_TIMEOUT", "DEFAULT_KEEP_RESULTS", "Host", "NoResult"]
 
 DEFAULT_IDLE_TIMEOUT = 30 * 60.0
 _RESERVED_ARGS = frozenset({"spe", "__builtins__", *_instrument.RESERVED_NAMES})
@@ -66,7 +75,11 @@ class Host(Registry):
     Attributes:
         name: The host's name (used by the server for its socket and files).
         idle_timeout: Seconds an idle session lives after its last use (None: forever).
-        limiter: Bounds how many executions run in worker threads at once.
+        limiter: Bounds how many executions run at once, in worker or loop mode.
+        watchdog: Stops a loop-mode statement that holds the event loop longer
+            than its ``timeout`` (the host's ``loop_timeout``).
+        keep_results: How many unreceived results each session keeps; the oldest
+            goes (and the session's output says so) when one more run finishes.
         shutdown_timeout: How long exit, and ``remove(force=True)``, wait for a
             stopped execution before abandoning its worker thread.
         unfinished: After exit, ``(session id, location)`` of every execution that
@@ -83,12 +96,15 @@ class Host(Registry):
         max_running: int = 64,
         output_limit: int = _streams.DEFAULT_OUTPUT_LIMIT,
         shutdown_timeout: float = 5.0,
+        keep_results: int = DEFAULT_KEEP_RESULTS,
+        loop_timeout: float | None = DEFAULT_LOOP_TIMEOUT,
     ) -> None:
-        super().__init__(namespace=namespace, output_limit=output_limit)
+        super().__init__(namespace=namespace, output_limit=output_limit, keep_results=keep_results)
         self.name = name
         self.shutdown_timeout = shutdown_timeout
         self.idle_timeout = idle_timeout
         self.limiter = trio.CapacityLimiter(max_running)
+        self.watchdog = Watchdog(loop_timeout)
         self.unfinished: list[tuple[str, str | None]] = []
         self._nursery = nursery
         self._closed = False
@@ -104,6 +120,8 @@ class Host(Registry):
         args: dict[str, Any] | None = None,
         name: str | None = None,
         autodispose: bool | None = None,
+        loop: bool = False,
+        filename: str | None = None,
     ) -> ScriptSession:
         """Run code in the background in session ``id``, creating it if missing.
 
@@ -114,8 +132,13 @@ class Host(Registry):
             code: The script's source (give this or ``path``).
             path: A file to run instead of ``code``; tracebacks show its name.
             args: Variables to set in the namespace before the script runs.
-            name: A job name to show in listings.
-            autodispose: Remove the session once its result is received.
+            name: The run's job name, shown in listings (None: the run has none).
+            autodispose: Remove the session once every result it keeps is received.
+            loop: Run synchronous statements in the trio thread (loop mode), where
+                the app's trio objects can be used directly but a blocking call
+                freezes the app; by default they run on the session's own thread.
+            filename: With ``code``, the file name its tracebacks show (for a
+                caller that read the file itself).
 
         Returns:
             The session, already RUNNING.
@@ -127,7 +150,8 @@ class Host(Registry):
                 id or argument name is not valid.
         """
         self._check_open()
-        source, filename = _source_of(code, path)
+        source, read_from = _source_of(code, path)
+        filename = read_from or filename
         if args is not None:
             _check_args(args)
         session = self._get_or_create(id, autodispose=id is None)
@@ -135,14 +159,15 @@ class Host(Registry):
             raise session._busy_error("start another job in it")
         if autodispose is not None:
             session.autodispose = autodispose
-        if name is not None:
-            session.name = name
         execution = session._begin(
             source,
             interactive=False,
             filename=filename,
             input_handler=None,
             limiter=self.limiter,
+            name=name,
+            loop=loop,
+            watchdog=self.watchdog,
         )
         if args:
             session.namespace.update(args)
@@ -157,11 +182,13 @@ class Host(Registry):
         *,
         interactive: bool = True,
         input_handler: InputHandler | None = None,
+        loop: bool = False,
     ) -> ExecutionResult:
         """Run code in session ``id`` (created if missing) and wait for the result.
 
         The execution runs in the host's nursery: if the caller is cancelled, the
-        execution goes on, and its result can be received later.
+        execution goes on, and its result can be received later. A result this
+        returns is not kept for :meth:`receive`: the caller has received it.
 
         Args:
             id: The session.
@@ -170,6 +197,8 @@ class Host(Registry):
             input_handler: Answers ``input()`` in the script (given the prompt,
                 returns the line, or None for end-of-file); without one
                 ``input()`` raises ``EOFError``.
+            loop: Run synchronous statements in the trio thread (loop mode); see
+                :meth:`start`.
 
         Returns:
             The execution's result.
@@ -186,12 +215,18 @@ class Host(Registry):
             filename=None,
             input_handler=input_handler,
             limiter=self.limiter,
+            loop=loop,
+            watchdog=self.watchdog,
         )
         self._nursery.start_soon(self._run, session, execution, name=f"spe session {session.id}")
         self._notify()
         await execution.finished.wait()
-        assert execution.result is not None
-        return execution.result
+        result = execution.result
+        assert result is not None
+        # The caller has it: not kept, or ten REPL statements would push out a job's
+        # result. (Kept as the run ended, before this woke; a cancelled caller's stays.)
+        session.runs.delivered(result.run)
+        return result
 
     async def _run(self, session: ScriptSession, execution: Execution) -> None:
         try:
@@ -224,35 +259,34 @@ class Host(Registry):
             self._notify()
         return outcomes
 
-    def receive(self, id: str, *, keep: bool = False) -> ExecutionResult:
-        """The output, value, status and error of the session's last execution.
+    def receive(self, id: str, *, run: str | None = None, keep: bool = False) -> ExecutionResult:
+        """The output, value, status and error of one of the session's runs.
+
+        A session keeps the results of its last ``keep_results`` runs until they are
+        received. Without ``run`` this takes the *oldest* unreceived one, so receiving
+        in a loop reads every run once, in the order they ran.
 
         Args:
             id: The session.
+            run: The run's id (``etl#2``); None for the oldest unreceived result.
             keep: Keep the result (and the session, if it autodisposes).
 
         Returns:
-            The last execution's result.
+            The run's result.
 
         Raises:
             SessionNotFound: No session has that id.
-            SessionBusy: The session is running.
-            NoResult: Nothing has finished since the last receive.
+            SessionBusy: The run asked for is still going, or no result is kept and
+                the session is running.
+            NoResult: Nothing is left to receive, or that run's result is not kept
+                (received already, dropped, or never run).
+            ValueError: ``run`` is not a run id of this session.
         """
         session = self.session(id)
-        if session.is_active():
-            raise session._busy_error("receive its result")
         session.touch()
-        result = session.last
-        if result is None:
-            raise NoResult(
-                f"session {id!r} has no result to receive: nothing has finished in it "
-                "since its result was last received"
-            )
-        if not keep:
-            session.last = None
-            if session.autodispose:
-                self._drop(session)
+        result = session.runs.take(run, keep=keep, state=session.state)
+        if session.autodispose and not session.runs.kept and not session.is_active():
+            self._drop(session)
         return result
 
     async def remove(self, *ids: str, force: bool = False) -> None:
@@ -309,63 +343,6 @@ def _source_of(code: str | None, path: str | os.PathLike[str] | None) -> tuple[s
     if (code is None) == (path is None):
         raise ValueError("give exactly one of code= or path= to say what to run")
     if path is not None:
-        filename = os.path.abspath(os.fspath(path))
-        try:
-            with open(filename, encoding="utf-8") as file:
-                return file.read(), filename
-        except OSError as exc:
-            raise ValueError(f"cannot read the script {filename!r}: {exc.strerror}") from exc
+        return read_script(path)
     assert code is not None
     return code, None
-
-
-@asynccontextmanager
-async def open_host(
-    *,
-    namespace: dict[str, Any] | None = None,
-    name: str = "default",
-    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
-    max_running: int = 64,
-    output_limit: int = _streams.DEFAULT_OUTPUT_LIMIT,
-    shutdown_timeout: float = 5.0,
-) -> AsyncIterator[Host]:
-    """Open a host that owns a nursery for its sessions' executions.
-
-    Example::
-
-        async with spe_host.open_host(namespace={"app": app}) as host:
-            host.start("report", "print(app.counter)")
-
-    Args:
-        namespace: Names every new session starts with (copied per session).
-        name: The host's name; the server uses it for its socket and files.
-        idle_timeout: Seconds after its last use an idle session expires (None:
-            never).
-        max_running: How many executions may run in worker threads at once.
-        output_limit: The bound of each session's output buffer, in bytes.
-        shutdown_timeout: On exit, how long to wait for stopped executions.
-
-    Yields:
-        The host.
-    """
-    _streams.install()
-    try:
-        async with trio.open_nursery() as nursery:
-            host = Host(
-                nursery,
-                namespace=namespace,
-                name=name,
-                idle_timeout=idle_timeout,
-                max_running=max_running,
-                output_limit=output_limit,
-                shutdown_timeout=shutdown_timeout,
-            )
-            nursery.start_soon(expire_idle, host, name="spe idle expiry")
-            try:
-                yield host
-            finally:
-                with trio.CancelScope(shield=True):
-                    await shutdown(host, shutdown_timeout)
-                nursery.cancel_scope.cancel()
-    finally:
-        _streams.uninstall()

@@ -24,7 +24,6 @@ import itertools
 import math
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from fnmatch import fnmatchcase
 from typing import Any
 
 import trio
@@ -32,15 +31,17 @@ import trio
 from .._errors import SessionNotFound
 from .._model import Completion, Progress, SessionState, StateChange, check_session_id, is_pattern
 from ._checkpoint import StopFlags
-from ._complete import complete
+from ._complete import CompletionSlots, complete
 from ._events import Broadcast
 from ._follow import DEFAULT_CHUNK_CHARS, Follower
+from ._match import Patterns
+from ._runs import check_keep_results
 from ._session import ScriptSession
 from ._watch import Watcher
 
 __all__ = ["LOCATION_INTERVAL", "Registry"]
 
-# Worker threads completion may hold at once, including ones abandoned at its timeout.
+# Completions awaited at once; an abandoned one frees its place (one per session).
 _COMPLETION_THREADS = 4
 #: Seconds between two samples of a watched running session's location.
 LOCATION_INTERVAL = 0.5
@@ -54,10 +55,14 @@ class Registry:
     Args:
         namespace: Names every new session starts with (copied per session).
         output_limit: The bound of each session's output buffer, in bytes.
+        keep_results: How many unreceived results each session keeps.
     """
 
-    def __init__(self, *, namespace: dict[str, Any] | None, output_limit: int) -> None:
+    def __init__(
+        self, *, namespace: dict[str, Any] | None, output_limit: int, keep_results: int
+    ) -> None:
         self.output_limit = output_limit
+        self.keep_results = check_keep_results(keep_results)
         self._namespace = dict(namespace or {})
         self._sessions: dict[str, ScriptSession] = {}
         self._fresh_ids = itertools.count(1)
@@ -65,7 +70,7 @@ class Registry:
         self._flags = StopFlags()
         self._script_files: set[str] = set()
         self._watchers: set[Watcher] = set()
-        self._completion_limiter = trio.CapacityLimiter(_COMPLETION_THREADS)
+        self._completion_limiter = CompletionSlots(_COMPLETION_THREADS)
 
     # -- Get ------------------------------------------------------------------
 
@@ -80,13 +85,17 @@ class Registry:
 
         Returns:
             The matching sessions, oldest first.
+
+        Raises:
+            ValueError: A pattern is too long, or there are too many (see
+                :func:`~spe_host._model.check_patterns`).
         """
         wanted = None if state is None else SessionState(state)
+        matching = Patterns(patterns)
         return [
             session
             for session in self._sessions.values()
-            if (not patterns or any(fnmatchcase(session.id, p) for p in patterns))
-            and (wanted is None or session.state is wanted)
+            if matching.matches(session.id) and (wanted is None or session.state is wanted)
         ]
 
     def session(self, id: str) -> ScriptSession:
@@ -216,8 +225,9 @@ class Registry:
     async def complete(self, id: str, text: str, cursor: int) -> list[Completion]:
         """Completion candidates for ``text`` at ``cursor`` in the session's namespace.
 
-        Runs off the trio thread (at most four at once); a completion that takes
-        longer than five seconds answers no candidates.
+        Reads the namespace without running any of its code, off the trio thread:
+        one completion per session at a time, at most four awaited at once; one that
+        takes longer than five seconds answers no candidates.
 
         Raises:
             SessionNotFound: No session has that id.
@@ -241,6 +251,7 @@ class Registry:
             namespace=self._namespace,
             autodispose=autodispose,
             output_limit=self.output_limit,
+            keep_results=self.keep_results,
             flags=self._flags,
             script_files=self._script_files,
             on_change=self._session_changed,

@@ -21,10 +21,11 @@ wakes the session's followers.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import trio
 
@@ -37,13 +38,18 @@ from .._model import (
     SessionState,
     StopOutcome,
 )
-from . import _instrument
+from . import _bridge, _instrument
 from ._checkpoint import StopFlags, checkpoint
 from ._events import Broadcast
 from ._execution import Execution, InputHandler
+from ._runs import DEFAULT_KEEP_RESULTS, Runs
 from ._streams import OutputBuffer, Signal
+from ._thread import SessionThread
+from ._watchdog import Watchdog
 
 __all__ = ["ScriptSession", "SpeHandle"]
+
+T = TypeVar("T")
 
 # A session keeps the sources of its last executions for tracebacks of functions it
 # defined; older ones are forgotten so a long-lived session does not grow forever.
@@ -86,6 +92,35 @@ class SpeHandle:
         """Stop here if this execution has been asked to stop."""
         checkpoint()
 
+    def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """Call ``fn(*args)`` in the app's trio thread and return what it returns.
+
+        trio's synchronous API (``event.set()``, ``nursery.start_soon(...)``,
+        ``channel.send_nowait(x)``) works only in the trio thread, not on the
+        session's worker thread. In loop mode, or in a statement that awaits, this
+        just calls ``fn``.
+
+        Raises:
+            Exception: Whatever ``fn`` raises.
+        """
+        session = self._session
+        return _bridge.run_sync(session._token, session._trio_thread, fn, *args)
+
+    def run(self, async_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run ``await async_fn(*args)`` in the app's trio thread and wait for it.
+
+        For worker-mode statements; a stop of the session cancels the call. In
+        loop mode, or in a statement that awaits, write ``await async_fn(...)``.
+
+        Raises:
+            RuntimeError: Called in the trio thread, where it cannot wait.
+            Exception: Whatever ``async_fn`` raises.
+        """
+        session = self._session
+        return _bridge.run(
+            session._token, session._trio_thread, session._execution, async_fn, *args
+        )
+
     def __repr__(self) -> str:
         return f"<spe handle of session {self.id!r}>"
 
@@ -97,15 +132,15 @@ class ScriptSession:
 
     Attributes:
         id: The session's id.
-        name: An optional job name.
+        name: The job name of the current or last run, or None (each run sets it).
         namespace: The live namespace scripts run in.
         created_at: When the session was made (UTC).
         last_accessed: When it was last used (UTC); idle expiry slides from here. It
             is read on the trio clock that expiry uses, from ``created_at`` on.
-        autodispose: Remove the session once its result has been received.
-        progress: The last progress the script reported.
-        last: The result of the last execution, until it is received.
+        autodispose: Remove the session once its results have been received.
+        progress: The last progress the current or last run reported.
         output: The session's output stream, with offsets for replay.
+        runs: The session's runs: their count, and the results kept until received.
     """
 
     def __init__(
@@ -116,6 +151,7 @@ class ScriptSession:
         name: str | None = None,
         autodispose: bool = False,
         output_limit: int,
+        keep_results: int = DEFAULT_KEEP_RESULTS,
         flags: StopFlags | None = None,
         script_files: set[str] | None = None,
         on_change: Callable[[ScriptSession], None] | None = None,
@@ -128,10 +164,10 @@ class ScriptSession:
         # mock); last_accessed is read from it.
         self._created_clock = self._touched_at = trio.current_time()
         self.progress = Progress()
-        self.last: ExecutionResult | None = None
         # Followers wait for output or a change, whichever comes first.
         self._activity = Broadcast()
         self.output = OutputBuffer(output_limit, on_wake=self._activity.fire)
+        self.runs = Runs(session_id, keep=keep_results, output=self.output)
         self.namespace: dict[str, Any] = {
             "__name__": "__main__",
             "__builtins__": builtins,
@@ -147,7 +183,11 @@ class ScriptSession:
         self._holds = 0
         self._state = SessionState.IDLE
         self._execution: Execution | None = None
-        self._runs = 0
+        # The session's own thread for synchronous statements; it starts only when
+        # the first one runs. The token and thread id lead spe.run_sync back here.
+        self._thread = SessionThread(f"spe session {session_id}")
+        self._token = trio.lowlevel.current_trio_token()
+        self._trio_thread = threading.get_ident()
         self._sources: list[str] = []
         # Shared by the host's sessions: a traceback or location that passes through
         # a function another session defined still shows that function's lines.
@@ -168,6 +208,12 @@ class ScriptSession:
         """``file:line`` of the statement running now, or None when not running."""
         execution = self._execution
         return None if execution is None else execution.location
+
+    @property
+    def last(self) -> ExecutionResult | None:
+        """The newest result not yet received, or None."""
+        kept = self.runs.kept
+        return kept[-1] if kept else None
 
     @property
     def last_status(self) -> ExecutionStatus | None:
@@ -227,15 +273,21 @@ class ScriptSession:
         filename: str | None,
         input_handler: InputHandler | None,
         limiter: trio.CapacityLimiter,
+        name: str | None = None,
+        loop: bool = False,
+        watchdog: Watchdog | None = None,
     ) -> Execution:
         if self._state is not SessionState.IDLE:
             raise self._busy_error("run more code in it")
-        self._runs += 1
+        # The job name, like the progress, is the new run's: none unless it names one.
+        self.name = name
+        run = self.runs.begin()
         if filename is None:
-            filename = f"<session {self.id} #{self._runs}>"
+            filename = f"<session {self.id} #{self.runs.count}>"
         self._remember(filename)
         execution = Execution(
             session_id=self.id,
+            run=run,
             namespace=self.namespace,
             source=source,
             filename=filename,
@@ -245,6 +297,9 @@ class ScriptSession:
             input_handler=input_handler,
             limiter=limiter,
             flags=self._flags,
+            thread=self._thread,
+            loop=loop,
+            watchdog=watchdog,
         )
         self._execution = execution
         self.progress = Progress()
@@ -259,8 +314,8 @@ class ScriptSession:
         finally:
             self._execution = None
             # The result first: whoever the change of state wakes sees it.
+            self.runs.end(result)
             if result is not None:
-                self.last = result
                 self._last_status = result.status
             self.touch()
             if self._state is not SessionState.CLOSED:
@@ -285,10 +340,15 @@ class ScriptSession:
 
     def _close(self) -> None:
         self._flags.discard(self.namespace)
+        self._end_thread()
         self._set_state(SessionState.CLOSED)
         for filename in self._sources:
             _instrument.forget_source(filename)
         self._sources.clear()
+
+    def _end_thread(self) -> None:
+        # A thread still in a call (abandoned at the host's exit) ends after it.
+        self._thread.close()
 
     def _remember(self, filename: str) -> None:
         self._sources.append(filename)
@@ -331,4 +391,7 @@ class ScriptSession:
             last_accessed=self.last_accessed.timestamp(),
             autodispose=self.autodispose,
             output_offset=self.output.end_offset,
+            run=self.runs.current,
+            run_started_at=self.runs.started_at,
+            run_ended_at=self.runs.ended_at,
         )

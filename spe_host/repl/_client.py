@@ -43,6 +43,7 @@ class ReplClient(Protocol):
         on_output: Callable[[OutputChunk], object] | None = None,
         on_input: Callable[[str], Awaitable[str | None]] | None = None,
         on_progress: Callable[[ProgressReport], object] | None = None,
+        loop: bool = False,
     ) -> ExecutionResult: ...
 
     async def sessions(self, *patterns: str, state: str | None = None) -> list[SessionInfo]: ...

@@ -1,4 +1,4 @@
-"""The REPL's own ``%`` commands: ``%ls``, ``%stop``, ``%session``, ``%wait``, ``%help``.
+"""The REPL's own ``%`` commands: ``%ls``, ``%stop``, ``%session``, ``%wait``, ``%loop``...
 
 A line starting with ``%`` is never valid Python, so the REPL runs it itself instead
 of sending it to the host. :data:`META_COMMANDS` is the list ``%help`` prints and the
@@ -29,6 +29,8 @@ META_COMMANDS: dict[str, str] = {
     "%stop [SESSION ...]": "ask sessions to stop at their next statement (default: this one)",
     "%session [SESSION]": "switch to another session (created when you first run code in it)",
     "%wait [SESSION ...] [SECONDS]": "wait for sessions to finish; Ctrl-C stops waiting",
+    "%loop [on|off]": "on: run statements in the app's trio thread, where its trio objects "
+    "work but a blocking call freezes the app; off (default): on the session's own thread",
     "%help": "show this help",
     "%detach": "leave the REPL; the session lives on (same as Ctrl-D)",
 }
@@ -63,6 +65,7 @@ class MetaCommands:
             "stop": self._stop,
             "session": self._session,
             "wait": self._wait,
+            "loop": self._loop,
             "help": self._help,
         }
 
@@ -132,6 +135,26 @@ class MetaCommands:
         pending = [t for t in targets if t not in done and not is_pattern(t)]
         if pending:
             repl.screen.show(f"still running: {', '.join(pending)}\n", "warning")
+
+    async def _loop(self, args: list[str]) -> None:
+        repl = self._repl
+        if len(args) > 1 or (args and args[0] not in ("on", "off")):
+            repl.screen.show("usage: %loop [on|off]\n", "error")
+            return
+        if args:
+            repl.loop = args[0] == "on"
+        if repl.loop:
+            repl.screen.show(
+                "loop mode: statements run in the app's trio thread; trio objects work "
+                "directly, but a blocking call freezes the app (%loop off leaves it)\n",
+                "note",
+            )
+        else:
+            repl.screen.show(
+                "worker mode: statements run on the session's own thread; reach the "
+                "app's trio objects with spe.run_sync(fn, *args) (%loop on for loop mode)\n",
+                "note",
+            )
 
     async def _help(self, args: list[str]) -> None:
         self._repl.screen.show(help_text())

@@ -28,6 +28,7 @@ async def run_piped(
     *,
     write: Callable[[str], None] | None = None,
     error: Callable[[str], None] | None = None,
+    loop: bool = False,
 ) -> bool:
     """Run statements read from a pipe (``echo 'print(1)' | spe-host attach``).
 
@@ -41,6 +42,7 @@ async def run_piped(
         stream: Where the statements come from.
         write: Where output goes (default: stdout).
         error: Where tracebacks go (default: stderr).
+        loop: Run the statements in loop mode (in the app's trio thread).
 
     Returns:
         True if every statement completed, False if one failed or was aborted.
@@ -67,6 +69,7 @@ async def run_piped(
             interactive=True,
             on_output=lambda event: out(printable(event.text)),
             on_input=answer,
+            loop=loop,
         )
         if info.value is not None:
             out(info.value + "\n")

@@ -159,7 +159,7 @@ class Prompts:
         return [("class:prompt.session", f"{self._repl.session} "), ("class:prompt", ">>> ")]
 
     def toolbar(self) -> FormattedText:
-        """The bottom toolbar: host, session, state, running line and progress.
+        """The bottom toolbar: host, session, state, mode, running line and progress.
 
         It is drawn from the REPL's ``info``, which the host's pushed changes keep
         fresh; the REPL redraws the prompt on each change, so no refresh timer runs.
@@ -173,7 +173,11 @@ class Prompts:
             ("class:toolbar.session", repl.session),
             ("class:toolbar", "  "),
             (f"class:toolbar.state.{state}", f" {state} "),
+            ("class:toolbar", "  "),
         ]
+        # The mode is the REPL's (it goes with each statement), not the session's.
+        mode = "loop" if repl.loop else "worker"
+        parts.append((f"class:toolbar.mode.{mode}", f" {mode} mode "))
         if info is not None and info.location:
             parts.append(("class:toolbar", f"  at {info.location}"))
         if info is not None and info.state in ("running", "stopping"):

@@ -75,6 +75,7 @@ class Repl:
             (by default only what was printed since you last detached is replayed).
         handle_signals: Turn SIGINT into a stop while a statement runs (needs the main
             thread; tests driving the prompt with a pipe turn it off).
+        loop: Start in loop mode (``%loop`` switches it).
 
     Attributes:
         session: The session attached now (``%session`` changes it).
@@ -83,6 +84,9 @@ class Repl:
         screen: Where everything the REPL prints goes.
         interrupts: What Ctrl-C stops.
         prompts: The statement and ``input()`` prompts.
+        loop: Run statements in loop mode: in the app's trio thread, where its trio
+            objects work directly but a blocking call freezes the app. Sent with
+            each statement; shown in the toolbar.
     """
 
     def __init__(
@@ -98,9 +102,11 @@ class Repl:
         state: Path | None = None,
         replay_all: bool = False,
         handle_signals: bool = True,
+        loop: bool = False,
     ) -> None:
         self.client = client
         self.session = session
+        self.loop = loop
         self.host_label = host_label
         if color is None:
             color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
@@ -263,6 +269,7 @@ class Repl:
                     interactive=True,
                     on_output=self._follower.on_event,
                     on_input=self._answer_input,
+                    loop=self.loop,
                 )
         except SessionBusy as exc:
             self.screen.show(
@@ -325,4 +332,6 @@ def _show_result(screen: Screen, result: ExecutionResult) -> None:
         screen.show(result.error if result.error.endswith("\n") else result.error + "\n", "error")
     elif result.status == "aborted":
         screen.start_line()
-        screen.show(f"session {result.session!r} was stopped\n", "error")
+        # A host older than protocol 1.2 names no run.
+        what = f"run {result.run}" if result.run else f"session {result.session!r}"
+        screen.show(f"{what} was stopped\n", "error")

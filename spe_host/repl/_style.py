@@ -26,6 +26,8 @@ STYLE = Style.from_dict(
         "toolbar.state.running": "bg:#b58900 #000000",
         "toolbar.state.stopping": "bg:#c62828 #ffffff",
         "toolbar.state.closed": "bg:#555555 #ffffff",
+        "toolbar.mode.worker": "#aaaaaa",
+        "toolbar.mode.loop": "bg:#6c3483 #ffffff bold",
         "toolbar.hint": "#777777",
     }
 )

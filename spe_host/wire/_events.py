@@ -52,7 +52,7 @@ __all__ = [
     "Welcome",
 ]
 
-PROTOCOL_VERSION: Final = "1.1"
+PROTOCOL_VERSION: Final = "1.2"
 DEFAULT_MAX_FRAME: Final = 16 * 1024 * 1024
 
 ERROR_CODES: Final = frozenset(

@@ -10,8 +10,11 @@ type (a non-empty list, a cursor inside its text) are each class's ``_problem``.
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass, field
 from typing import ClassVar
+
+from spe_host._model import parse_run_id
 
 from ._events import SESSION_STATES, Message, Request, Side, one_of, version_problem
 from ._schema import JSON
@@ -63,12 +66,15 @@ class Execute(Request):
         session: The session to run in (created if missing).
         code: The source code.
         interactive: Show and bind ``_`` to expression values, like the Python REPL.
+        loop: Run synchronous statements in the app's trio thread (loop mode, new in
+            1.2); by default they run on the session's own worker thread.
     """
 
     TYPE: ClassVar[str] = "execute"
     session: str
     code: str
     interactive: bool = True
+    loop: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,7 +87,9 @@ class Start(Request):
         path: A script file on the host's machine (exactly one of ``code`` and ``path``).
         args: Variables to bind in the session's namespace first.
         name: A human-friendly name for the session.
-        autodispose: Remove the session once its result is received (None: host default).
+        autodispose: Remove the session once every result it keeps is received (None:
+            host default).
+        loop: Run synchronous statements in the app's trio thread (loop mode, new in 1.2).
     """
 
     TYPE: ClassVar[str] = "start"
@@ -91,6 +99,7 @@ class Start(Request):
     args: dict[str, JSON] | None = None
     name: str | None = None
     autodispose: bool | None = None
+    loop: bool = False
 
     def _problem(self) -> str | None:
         if (self.code is None) == (self.path is None):
@@ -155,16 +164,33 @@ class Wait(Request):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Receive(Request):
-    """Fetch the last execution's result; answered by an ``ExecutionResult``.
+    """Fetch a run's result; answered by an ``ExecutionResult``.
 
     Attributes:
         session: The session id.
         keep: Keep the result (and output) instead of clearing it.
+        run: The run's id (``etl#2``, new in 1.2), or None for the session's oldest
+            unreceived result.
     """
 
     TYPE: ClassVar[str] = "receive"
     session: str
     keep: bool = False
+    run: str | None = None
+
+    def _problem(self) -> str | None:
+        if self.run is None:
+            return None
+        try:
+            owner, _ = parse_run_id(self.run)
+        except ValueError as exc:
+            return str(exc)
+        if owner != self.session:
+            return (
+                f"the run {reprlib.repr(self.run)} is not a run of session "
+                f"{reprlib.repr(self.session)}"
+            )
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,6 +8,7 @@ import pytest
 import trio
 from support.cli import info
 
+import spe_host
 from spe_host._errors import (
     AuthenticationError,
     ConnectError,
@@ -92,6 +93,10 @@ def test_start_arguments_are_parsed() -> None:
         (["attach", "--session", "a/b"], "not a valid session id"),
         (["bogus"], "invalid choice"),
         (["ls", "--state", "closed"], "invalid choice"),
+        (["receive", "etl#0"], "not a valid run id"),
+        (["serve", "--keep-results", "0"], "must be at least 1"),
+        (["receive", "etl#"], "not a valid run id"),
+        (["receive", "bad id#2"], "not a valid run id"),
     ],
 )
 def test_bad_arguments_exit_2(
@@ -176,11 +181,35 @@ def test_unexpected_errors_are_not_hidden() -> None:
         exit_code(ZeroDivisionError())
 
 
+def test_receive_takes_a_session_or_one_of_its_runs() -> None:
+    assert build_parser().parse_args(["receive", "etl"]).target == ("etl", None)
+    assert build_parser().parse_args(["receive", "etl#2", "--keep"]).target == ("etl", "etl#2")
+
+
+def test_serve_keep_results_defaults_to_the_hosts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert build_parser().parse_args(["serve", "--keep-results", "3"]).keep_results == 3
+    assert main(["serve", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"oldest (default: {spe_host.DEFAULT_KEEP_RESULTS})" in help_text
+
+
 def test_session_json_has_the_documented_keys() -> None:
     data = session_json(
         info("etl", state="running", progress_percent=5.0, progress_message="go", location="x:1")
     )
     for key in ("id", "name", "state", "progress", "location", "last_status"):
         assert key in data
+    for key in ("run", "run_started_at", "run_ended_at"):
+        assert key in data
     assert data["progress"] == {"percent": 5.0, "message": "go"}
     assert data["progress_percent"] == 5.0
+
+
+def test_loop_mode_flags_are_parsed() -> None:
+    parse = build_parser().parse_args
+    assert parse(["attach", "--loop"]).loop is True
+    assert parse(["attach"]).loop is False
+    assert parse(["start", "etl", "-c", "1", "--loop"]).loop is True
+    assert parse(["serve", "--loop-timeout", "2.5"]).loop_timeout == 2.5
+    # Written out in the parser, which does not import the engine: the same default.
+    assert parse(["serve"]).loop_timeout == spe_host.DEFAULT_LOOP_TIMEOUT

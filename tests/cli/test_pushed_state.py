@@ -202,3 +202,33 @@ async def test_ls_watch_on_a_terminal_redraws_in_place(monkeypatch: pytest.Monke
     assert screens[1] == ""  # no sessions at first
     assert screens[-1] == "one\n"
     assert recording.calls.count("sessions") == 1
+
+
+async def test_ls_watch_on_a_terminal_moves_a_running_runs_clock(
+    monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.testing.MockClock
+) -> None:
+    stdout = Terminal()
+    monkeypatch.setattr("sys.stdout", stdout)
+    with trio.fail_after(60):
+        async with spe_host.open_host() as host, open_test_client(host) as client:
+            recording = Recording(client)
+            connect_verbs_to(monkeypatch, recording)
+            release = trio.Event()
+            host.start("job", "await release.wait()", args={"release": release})
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_verbs.ls, build_parser().parse_args(["ls", "-w"]))
+                await trio.sleep(3.5)
+                screens = stdout.getvalue().split("\x1b[H\x1b[2J")[1:]
+                # Drawn again each second, nothing having changed: no request either.
+                assert len(screens) >= 4
+                assert all("running for" in screen for screen in screens)
+                release.set()
+                await host.wait("job")
+                await trio.testing.wait_all_tasks_blocked()
+                drawn = stdout.getvalue().count("\x1b[H\x1b[2J")
+                await trio.sleep(5)
+                # The run has ended: its times do not move, nothing is drawn.
+                assert stdout.getvalue().count("\x1b[H\x1b[2J") == drawn
+                nursery.cancel_scope.cancel()
+    assert recording.calls.count("sessions") == 1
+    assert "ago" in stdout.getvalue().split("\x1b[H\x1b[2J")[-1]

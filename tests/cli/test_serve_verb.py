@@ -80,3 +80,28 @@ def test_the_idle_timeout_default_is_the_engines(capsys: pytest.CaptureFixture[s
     assert main(["serve", "--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.split())
     assert f"(default: {spe_host.DEFAULT_IDLE_TIMEOUT:g})" in help_text
+
+
+@pytest.mark.parametrize(
+    ("argv", "guard"), [(["--loop-timeout", "2"], 2.0), (["--loop-timeout", "0"], None)]
+)
+async def test_serve_gives_its_host_the_loop_timeout(
+    monkeypatch: pytest.MonkeyPatch, runtime: Path, argv: list[str], guard: float | None
+) -> None:
+    hosts: list[spe_host.Host] = []
+
+    async def fake_serve(
+        host: spe_host.Host, address: str | None, *, task_status: Any, **options: Any
+    ) -> None:
+        hosts.append(host)
+        task_status.started(SimpleNamespace(address="unix:/fake.sock", connection_files={}))
+        await trio.sleep_forever()
+
+    monkeypatch.setattr(spe_host.server, "serve", fake_serve)
+    shutdown = trio.Event()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_host, build_parser().parse_args(["serve", *argv]), shutdown.wait)
+            await trio.testing.wait_all_tasks_blocked()
+            assert hosts[0].watchdog.timeout == guard
+            shutdown.set()

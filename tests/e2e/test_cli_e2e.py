@@ -149,6 +149,9 @@ def test_start_then_ls(server: ServerProcess) -> None:
         assert key in running
     assert running["location"].startswith("<session lsjob #1>:")
     assert running["last_status"] is None
+    assert running["run"] == "lsjob#1"
+    assert isinstance(running["run_started_at"], float)
+    assert running["run_ended_at"] is None
     deadline = time.monotonic() + 10
     while running["progress"]["percent"] != 40.0:
         assert time.monotonic() < deadline
@@ -156,7 +159,7 @@ def test_start_then_ls(server: ServerProcess) -> None:
     assert running["progress"] == {"percent": 40.0, "message": "working"}
     # The human table: a header and an aligned row.
     table = server.run("ls", "lsjob").stdout.splitlines()
-    assert table[0].split()[:4] == ["SESSION", "STATE", "JOB", "PROGRESS"]
+    assert table[0].split()[:4] == ["SESSION", "STATE", "RUN", "JOB"]
     assert table[1].startswith("lsjob ")
     assert "running" in table[1]
     assert "the job" in table[1]
@@ -167,7 +170,9 @@ def test_start_then_ls(server: ServerProcess) -> None:
     args_check = server.run_json("start", "lsjob", "-c", "assert (n, who) == (3, 'bob'), (n, who)")
     assert args_check["id"] == "lsjob"
     server.run("wait", "lsjob", "--timeout", "10")
-    assert server.run_json("ls", "lsjob")[0]["last_status"] == "completed"
+    [ended] = server.run_json("ls", "lsjob")
+    assert (ended["last_status"], ended["run"]) == ("completed", "lsjob#2")
+    assert ended["run_started_at"] <= ended["run_ended_at"]
     # Starting again while it runs is refused: exit 1.
     server.run_json("start", "lsjob", "-c", LOOP)
     busy = server.run("start", "lsjob", "-c", "1")
@@ -257,10 +262,11 @@ def test_wait_receive_and_rm(server: ServerProcess, tmp_path: Path) -> None:
     assert [s["id"] for s in finished] == ["waitjob"]
     assert finished[0]["last_status"] == "completed"
     kept = server.run_json("receive", "waitjob", "--keep")
+    assert kept["run"] == "waitjob#1"
     assert kept["status"] == "completed"
     assert kept["output"] == "done waiting\n"
     assert kept["error"] is None
-    human = server.run("receive", "waitjob")
+    human = server.run("receive", "waitjob#1")  # by its run id
     assert human.returncode == 0
     assert human.stdout == "done waiting\n"
     # Received without --keep: nothing left to receive (exit 1).

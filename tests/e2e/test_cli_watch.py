@@ -150,16 +150,20 @@ def test_ls_watch_piped_prints_a_table_per_change(server: ServerProcess, tmp_pat
         assert first[0].split() == [
             "SESSION",
             "STATE",
+            "RUN",
             "JOB",
             "PROGRESS",
             "LOCATION",
-            "LAST",
-            "AGE",
+            "STARTED",
+            "ENDED",
+            "STATUS",
         ]
+        assert first[-1].split()[2] == "tabled#1"
         assert first[-1].split()[1] == "idle"
         gate = tmp_path / "gate"
         server.run_json("start", "tabled", "-c", progress_loop(gate))
         again = watch.until(lambda line: line.startswith("tabled ") and "running" in line)
+        assert again[-1].split()[2] == "tabled#2"
         # A blank line, then the whole table again.
         assert again[0] == "\n"
         assert again[1].startswith("SESSION")

@@ -124,7 +124,8 @@ async def test_a_held_session_does_not_expire(autojump_clock: trio.testing.MockC
 
 async def test_no_result_is_a_session_not_found(host: spe_host.Host) -> None:
     with trio.fail_after(5):
-        await host.execute("s", "x = 1")
+        host.start("s", "x = 1")
+        await host.wait("s")
         host.receive("s")
         with pytest.raises(spe_host.SessionNotFound, match="no result to receive"):
             host.receive("s")

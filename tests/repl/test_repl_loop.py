@@ -49,6 +49,7 @@ class Recorded:
         self.server = client.server
         self.pid = client.pid
         self.executed: list[tuple[str, str]] = []
+        self.loops: list[bool] = []
         self.answers: list[str | None] = []
         self.stops: list[tuple[str, ...]] = []
         self.subscribed: list[tuple[str, int]] = []
@@ -63,8 +64,10 @@ class Recorded:
         on_output: Callable[[OutputChunk], object] | None = None,
         on_input: Callable[[str], Awaitable[str | None]] | None = None,
         on_progress: Callable[[ProgressReport], object] | None = None,
+        loop: bool = False,
     ) -> ExecutionResult:
         self.executed.append((session, code))
+        self.loops.append(loop)
 
         async def answer(prompt: str) -> str | None:
             assert on_input is not None
@@ -79,6 +82,7 @@ class Recorded:
             on_output=on_output,
             on_input=None if on_input is None else answer,
             on_progress=on_progress,
+            loop=loop,
         )
 
     async def sessions(self, *patterns: str, state: str | None = None) -> list[SessionInfo]:
@@ -260,6 +264,8 @@ async def test_wait_meta_command(harness: Harness, native_call: NativeCall) -> N
             await wait_until(lambda: "completed" in harness.text)
         harness.pipe.send_text("\x04")
     assert "job" in harness.text
+    # The background job's run, by its id, as `spe-host receive job#1` names it.
+    assert any(line.split()[:3] == ["job", "idle", "job#1"] for line in harness.text.splitlines())
     assert "still running" not in harness.text
 
 
@@ -426,3 +432,21 @@ async def test_toolbar_shows_host_session_state_and_line(
     assert "running" in text
     assert "<session etl #2>:7" in text
     assert "50%" in text
+
+
+async def test_loop_mode_goes_with_each_statement_and_shows_in_the_toolbar(
+    harness: Harness,
+) -> None:
+    def toolbar(repl: Repl) -> str:
+        return "".join(fragment[1] for fragment in repl.prompts.toolbar())
+
+    assert "worker mode" in toolbar(harness.repl())
+    repl = await harness.run("%loop on\rimport trio\rtrio.current_time() > 0\r\x04")
+    assert harness.client.loops == [True, True]
+    assert "True\n" in harness.text
+    assert "loop mode: statements run in the app's trio thread" in harness.text
+    assert "loop mode" in toolbar(repl)
+    await harness.run("%loop off\rtrio.current_time()\r%loop sideways\r\x04", loop=True)
+    assert harness.client.loops == [True, True, False]
+    assert "spe.run_sync" in harness.text  # the worker's failure names the remedy
+    assert "usage: %loop [on|off]" in harness.text

@@ -77,16 +77,32 @@ def abort_frames(error: str | None) -> list[tuple[str, int, str]]:
 
 
 async def run_in_real_time(clock: trio.testing.MockClock, host: spe_host.Host, code: str) -> None:
-    """Run code in session 's' while the mock clock follows real time.
+    """Run code in the background in session 's' while the mock clock follows real time.
 
     The autojump clock would jump to the next deadline while the worker thread runs
-    (no task is runnable then), so it is paused for the duration.
+    (no task is runnable then), so it is paused for the duration. The result is left
+    for a receive.
     """
     clock.autojump_threshold = math.inf
     clock.rate = 1.0
     try:
-        result = await host.execute("s", code)
-        assert result.status is ExecutionStatus.COMPLETED
+        host.start("s", code)
+        await host.wait("s")
+        assert host.session("s").last_status is ExecutionStatus.COMPLETED
     finally:
         clock.rate = 0.0
         clock.autojump_threshold = 0.0
+
+
+# The reproduction of issue 8, item 1: a waiter the app runs (a system task of the
+# host's trio run), for a synchronous statement to wake with ev.set().
+TRIO_WAITER_SETUP = """
+import trio
+ev = trio.Event(); woken = []
+async def waiter():
+    await ev.wait(); woken.append(1)
+
+if True:
+    await trio.sleep(0)
+    trio.lowlevel.spawn_system_task(waiter)
+"""

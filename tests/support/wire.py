@@ -19,6 +19,7 @@ INFO = m.ExecutionResult(
     output="héllo ✓\n",
     started_at=1700000000.25,
     finished_at=1700000001.5,
+    run="etl#3",
 )
 SESSION = m.SessionInfo(
     id="etl",
@@ -32,6 +33,9 @@ SESSION = m.SessionInfo(
     last_accessed=1700000005.0,
     autodispose=False,
     output_offset=1234,
+    run="etl#3",
+    run_started_at=1700000004.5,
+    run_ended_at=None,
 )
 COMPLETION = m.Completion(text="append", start=4, display="append()", kind="function")
 
@@ -53,6 +57,7 @@ CLIENT_MESSAGES: list[p.Message] = [
     p.Wait(id=7, sessions=["a", "b"], timeout=2.5, any=True),
     p.Wait(id=8, sessions=["a"]),
     p.Receive(id=9, session="etl", keep=True),
+    p.Receive(id=16, session="etl", run="etl#2"),
     p.Remove(id=10, sessions=["etl"], force=True),
     p.Complete(id=11, session="etl", text="lst.app", cursor=7),
     p.Subscribe(id=12, session="etl", from_offset=100),

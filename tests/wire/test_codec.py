@@ -40,6 +40,8 @@ from spe_host._errors import (
         ({"type": "execute", "id": "1", "session": "s", "code": "1"}, "not a string"),
         ({"type": "execute", "id": 1, "session": None, "code": "1"}, "not null"),
         ({"type": "execute", "id": 1, "session": "s", "code": "1", "interactive": 1}, "true or"),
+        ({"type": "execute", "id": 1, "session": "s", "code": "1", "loop": "on"}, "true or"),
+        ({"type": "start", "id": 1, "code": "1", "loop": None}, "true or"),
         ({"type": "receive", "id": 1, "session": "s", "keep": "yes"}, "'keep' field"),
         ({"type": "stop", "id": 1, "targets": "etl"}, "array of strings"),
         ({"type": "stop", "id": 1, "targets": ["etl", 3]}, "array of strings"),

@@ -76,6 +76,7 @@ def test_send_writes_compact_utf8_json_lines() -> None:
         "session": "s",
         "code": "print('é')",
         "interactive": True,
+        "loop": False,
     }
 
 
@@ -93,7 +94,10 @@ def test_defaults_apply_to_missing_optional_fields() -> None:
     server = server_after_hello()
     server.receive_data(frame({"type": "execute", "id": 1, "session": "s", "code": "1"}))
     server.receive_data(frame({"type": "list", "id": 2}))
-    assert server.next_event() == p.Execute(id=1, session="s", code="1", interactive=True)
+    # A 1.1 client sends no `loop`: its statements run in worker mode, as before.
+    assert server.next_event() == p.Execute(
+        id=1, session="s", code="1", interactive=True, loop=False
+    )
     assert server.next_event() == p.ListSessions(id=2, patterns=[], state=None)
 
 

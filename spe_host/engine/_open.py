@@ -1,0 +1,87 @@
+"""open_host: open a Host, with the nursery its executions run in, and close it.
+
+On exit the host stops every running execution and waits for them (``_lifetime``),
+then ends every session's thread and the loop-mode watchdog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+from . import _streams
+from ._host import DEFAULT_IDLE_TIMEOUT, Host
+from ._lifetime import expire_idle, shutdown
+from ._runs import DEFAULT_KEEP_RESULTS, check_keep_results
+from ._watchdog import DEFAULT_LOOP_TIMEOUT
+
+__all__ = ["open_host"]
+
+
+@asynccontextmanager
+async def open_host(
+    *,
+    namespace: dict[str, Any] | None = None,
+    name: str = "default",
+    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+    max_running: int = 64,
+    output_limit: int = _streams.DEFAULT_OUTPUT_LIMIT,
+    shutdown_timeout: float = 5.0,
+    keep_results: int = DEFAULT_KEEP_RESULTS,
+    loop_timeout: float | None = DEFAULT_LOOP_TIMEOUT,
+) -> AsyncIterator[Host]:
+    """Open a host that owns a nursery for its sessions' executions.
+
+    Example::
+
+        async with spe_host.open_host(namespace={"app": app}) as host:
+            host.start("report", "print(app.counter)")
+
+    Args:
+        namespace: Names every new session starts with (copied per session).
+        name: The host's name; the server uses it for its socket and files.
+        idle_timeout: Seconds after its last use an idle session expires (None:
+            never).
+        max_running: How many executions may run at once, in worker or loop mode.
+        output_limit: The bound of each session's output buffer, in bytes.
+        shutdown_timeout: On exit, how long to wait for stopped executions.
+        keep_results: How many unreceived results each session keeps (at least 1).
+        loop_timeout: Seconds a loop-mode statement may hold the event loop before
+            the host stops it at its next statement (None: never).
+
+    Yields:
+        The host.
+    """
+    # Refused here, not inside the nursery, where it would arrive in an exception group.
+    check_keep_results(keep_results)
+    _streams.install()
+    try:
+        async with trio.open_nursery() as nursery:
+            host = Host(
+                nursery,
+                namespace=namespace,
+                name=name,
+                idle_timeout=idle_timeout,
+                max_running=max_running,
+                output_limit=output_limit,
+                shutdown_timeout=shutdown_timeout,
+                keep_results=keep_results,
+                loop_timeout=loop_timeout,
+            )
+            nursery.start_soon(expire_idle, host, name="spe idle expiry")
+            try:
+                yield host
+            finally:
+                with trio.CancelScope(shield=True):
+                    await shutdown(host, shutdown_timeout)
+                # Every session's thread ends (one abandoned in a native call ends
+                # once the call returns), and the loop watchdog with them.
+                for session in host.sessions():
+                    session._end_thread()
+                host.watchdog.close()
+                nursery.cancel_scope.cancel()
+    finally:
+        _streams.uninstall()
