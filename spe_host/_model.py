@@ -20,9 +20,11 @@ import enum
 from dataclasses import dataclass
 
 from ._rules import (
+    DEFAULT_REQUEST_LIMITS,
     MAX_PATTERN_LENGTH,
     MAX_PATTERNS,
     WILDCARDS,
+    RequestLimits,
     byte_length,
     check_patterns,
     check_session_id,
@@ -36,6 +38,7 @@ from ._rules import (
 )
 
 __all__ = [
+    "DEFAULT_REQUEST_LIMITS",
     "MAX_PATTERNS",
     "MAX_PATTERN_LENGTH",
     "WILDCARDS",
@@ -46,6 +49,7 @@ __all__ = [
     "OutputChunk",
     "Progress",
     "ProgressReport",
+    "RequestLimits",
     "Role",
     "SessionInfo",
     "SessionState",

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 import reprlib
+from dataclasses import dataclass
 from typing import Final
 
 __all__ = [
+    "DEFAULT_REQUEST_LIMITS",
     "MAX_PATTERNS",
     "MAX_PATTERN_LENGTH",
     "WILDCARDS",
+    "RequestLimits",
     "byte_length",
     "check_patterns",
     "check_session_id",
@@ -73,6 +76,36 @@ def check_patterns(
                 f"most {max_length}"
             )
     return patterns
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLimits:
+    """The bounds a host puts on what one request may ask of it (docs/security.md).
+
+    Attributes:
+        max_pattern_length: The longest id or pattern a request may name, in characters.
+        max_patterns: The most ids and patterns one request may name.
+        max_script_size: The largest script file ``start(path=...)`` reads, in bytes.
+    """
+
+    max_pattern_length: int = MAX_PATTERN_LENGTH
+    max_patterns: int = MAX_PATTERNS
+    max_script_size: int = 1024 * 1024
+
+    def __post_init__(self) -> None:
+        for name in ("max_pattern_length", "max_patterns", "max_script_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+
+    def check_patterns(self, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        """Return ``patterns`` if they keep these limits (see :func:`check_patterns`)."""
+        return check_patterns(
+            patterns, max_length=self.max_pattern_length, max_count=self.max_patterns
+        )
+
+
+#: The limits a host keeps unless it is given others.
+DEFAULT_REQUEST_LIMITS: Final = RequestLimits()
 
 
 #: Lone surrogates that stand for no byte: surrogateescape uses U+DC80-U+DCFF only.

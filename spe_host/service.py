@@ -45,7 +45,6 @@ from ._model import (
     SessionState,
     StateChange,
     StopOutcome,
-    check_patterns,
 )
 
 # Host is re-exported for the signatures of the layers above (`serve(host)`), which
@@ -170,6 +169,12 @@ class Service:
         """The host's name (for greetings, sockets and connection files)."""
         return self._host.name
 
+    def _check_patterns(self, patterns: tuple[str, ...]) -> None:
+        # Patterns are bounded before anything is matched (the list operation checks
+        # through the engine, under _arguments).
+        with _arguments():
+            self._host.limits.check_patterns(patterns)
+
     def authorize(self, principal: Principal, operation: Operation) -> None:
         """Raise unless ``principal`` may perform ``operation``.
 
@@ -232,7 +237,9 @@ class Service:
         filename = None
         with _arguments():
             if path is not None:
-                code, filename = await trio.to_thread.run_sync(read_script, path)
+                code, filename = await trio.to_thread.run_sync(
+                    read_script, path, self._host.limits.max_script_size
+                )
             started = self._host.start(
                 session,
                 code,
@@ -280,7 +287,7 @@ class Service:
     ) -> list[SessionInfo]:
         """Wait for sessions to finish; return those (of the named) no longer running."""
         self.authorize(principal, Operation.WAIT)
-        _check_patterns(sessions)
+        self._check_patterns(sessions)
         finished = await self._host.wait(*sessions, timeout=timeout, any=any)
         return [s.info() for s in finished]
 
@@ -335,7 +342,7 @@ class Service:
         """State changes of the sessions matching ``patterns``, pushed as they happen
         (with ``locations``, also a running session's move to another line)."""
         self.authorize(principal, Operation.WATCH)
-        _check_patterns(patterns)
+        self._check_patterns(patterns)
         return self._host.watch(*patterns, locations=locations)
 
     # -- controlling ------------------------------------------------------------------
@@ -343,7 +350,7 @@ class Service:
     def stop(self, principal: Principal, *targets: str) -> dict[str, StopOutcome]:
         """Ask sessions to stop at their next statement; never waits."""
         self.authorize(principal, Operation.STOP)
-        _check_patterns(targets)
+        self._check_patterns(targets)
         outcomes = self._host.stop(*targets)
         requested = [key for key, o in outcomes.items() if o is StopOutcome.REQUESTED]
         if requested:
@@ -353,20 +360,13 @@ class Service:
     async def remove(self, principal: Principal, *sessions: str, force: bool = False) -> list[str]:
         """Remove sessions; return the ids that are gone."""
         self.authorize(principal, Operation.REMOVE)
-        _check_patterns(sessions)
+        self._check_patterns(sessions)
         targets = self._host.sessions(*sessions)
         await self._host.remove(*sessions, force=force)
         removed = [s.id for s in targets if s.state is SessionState.CLOSED]
         if removed:
             logger.info("%s removed session(s) %s", principal, ", ".join(removed))
         return removed
-
-
-def _check_patterns(patterns: tuple[str, ...]) -> None:
-    # Patterns are bounded before anything is matched (the list operation checks
-    # through the engine, under _arguments).
-    with _arguments():
-        check_patterns(patterns)
 
 
 @contextmanager

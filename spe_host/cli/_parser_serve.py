@@ -6,6 +6,7 @@ settings: every limit of docs/security.md is a flag here.
 
 from __future__ import annotations
 
+from .._model import DEFAULT_REQUEST_LIMITS
 from . import _serve
 from ._args import (
     Shared,
@@ -129,6 +130,30 @@ def add_serve(verbs: Verbs, shared: Shared) -> None:
         default=32,
         metavar="N",
         help="subscribe and watch streams per connection; more are answered busy (default: 32)",
+    )
+    serve.add_argument(
+        "--max-pattern-length",
+        type=positive_int,
+        default=DEFAULT_REQUEST_LIMITS.max_pattern_length,
+        metavar="N",
+        help="the longest session id or pattern a request may name, in characters "
+        f"(default: {DEFAULT_REQUEST_LIMITS.max_pattern_length})",
+    )
+    serve.add_argument(
+        "--max-patterns",
+        type=positive_int,
+        default=DEFAULT_REQUEST_LIMITS.max_patterns,
+        metavar="N",
+        help="the most ids and patterns one request may name "
+        f"(default: {DEFAULT_REQUEST_LIMITS.max_patterns})",
+    )
+    serve.add_argument(
+        "--max-script-size",
+        type=positive_int,
+        default=DEFAULT_REQUEST_LIMITS.max_script_size,
+        metavar="BYTES",
+        help="the largest host-side script file a start request may name "
+        f"(default: {DEFAULT_REQUEST_LIMITS.max_script_size}, 1 MiB)",
     )
     serve.add_argument(
         "--log-level",

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from .._model import RequestLimits
 from ._exits import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -105,6 +106,11 @@ async def run_host(args: argparse.Namespace, until: Callable[[], Awaitable[objec
             shutdown_timeout=args.shutdown_timeout - drain,
             loop_timeout=args.loop_timeout or None,
             keep_results=args.keep_results or DEFAULT_KEEP_RESULTS,
+            limits=RequestLimits(
+                max_pattern_length=args.max_pattern_length,
+                max_patterns=args.max_patterns,
+                max_script_size=args.max_script_size,
+            ),
         ) as host:
             listening: list[Listening] = []
             for address in args.listen or [None]:

@@ -48,7 +48,7 @@ from typing import Any
 import trio
 
 from .._errors import NoResult, SessionBusy, SpeError
-from .._model import ExecutionResult, StopOutcome
+from .._model import DEFAULT_REQUEST_LIMITS, ExecutionResult, RequestLimits, StopOutcome
 from . import _instrument, _streams
 from ._execution import Execution, InputHandler
 from ._lifetime import stop_and_wait
@@ -98,8 +98,14 @@ class Host(Registry):
         shutdown_timeout: float = 5.0,
         keep_results: int = DEFAULT_KEEP_RESULTS,
         loop_timeout: float | None = DEFAULT_LOOP_TIMEOUT,
+        limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
     ) -> None:
-        super().__init__(namespace=namespace, output_limit=output_limit, keep_results=keep_results)
+        super().__init__(
+            namespace=namespace,
+            output_limit=output_limit,
+            keep_results=keep_results,
+            limits=limits,
+        )
         self.name = name
         self.shutdown_timeout = shutdown_timeout
         self.idle_timeout = idle_timeout
@@ -150,7 +156,7 @@ class Host(Registry):
                 id or argument name is not valid.
         """
         self._check_open()
-        source, read_from = _source_of(code, path)
+        source, read_from = _source_of(code, path, self.limits.max_script_size)
         filename = read_from or filename
         if args is not None:
             _check_args(args)
@@ -339,10 +345,12 @@ def _check_args(args: dict[str, Any]) -> None:
         )
 
 
-def _source_of(code: str | None, path: str | os.PathLike[str] | None) -> tuple[str, str | None]:
+def _source_of(
+    code: str | None, path: str | os.PathLike[str] | None, max_size: int
+) -> tuple[str, str | None]:
     if (code is None) == (path is None):
         raise ValueError("give exactly one of code= or path= to say what to run")
     if path is not None:
-        return read_script(path)
+        return read_script(path, max_size)
     assert code is not None
     return code, None

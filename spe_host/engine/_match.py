@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from .._model import check_patterns
+from .._model import DEFAULT_REQUEST_LIMITS, RequestLimits
 
 __all__ = ["Pattern", "Patterns"]
 
@@ -121,6 +121,7 @@ class Patterns:
 
     Args:
         patterns: Ids or wildcards; checked against the pattern limits.
+        limits: The host's limits (the defaults if not given).
 
     Raises:
         ValueError: A pattern is too long, or there are too many (the message says
@@ -129,8 +130,10 @@ class Patterns:
 
     __slots__ = ("_patterns",)
 
-    def __init__(self, patterns: Iterable[str]) -> None:
-        self._patterns = tuple(Pattern(p) for p in check_patterns(tuple(patterns)))
+    def __init__(
+        self, patterns: Iterable[str], limits: RequestLimits = DEFAULT_REQUEST_LIMITS
+    ) -> None:
+        self._patterns = tuple(Pattern(p) for p in limits.check_patterns(tuple(patterns)))
 
     def __bool__(self) -> bool:
         return bool(self._patterns)

@@ -12,6 +12,7 @@ from typing import Any
 
 import trio
 
+from .._model import DEFAULT_REQUEST_LIMITS, RequestLimits
 from . import _streams
 from ._host import DEFAULT_IDLE_TIMEOUT, Host
 from ._lifetime import expire_idle, shutdown
@@ -32,6 +33,7 @@ async def open_host(
     shutdown_timeout: float = 5.0,
     keep_results: int = DEFAULT_KEEP_RESULTS,
     loop_timeout: float | None = DEFAULT_LOOP_TIMEOUT,
+    limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
 ) -> AsyncIterator[Host]:
     """Open a host that owns a nursery for its sessions' executions.
 
@@ -51,6 +53,8 @@ async def open_host(
         keep_results: How many unreceived results each session keeps (at least 1).
         loop_timeout: Seconds a loop-mode statement may hold the event loop before
             the host stops it at its next statement (None: never).
+        limits: What one request may ask: the longest pattern, the most patterns,
+            the largest script file (docs/security.md).
 
     Yields:
         The host.
@@ -70,6 +74,7 @@ async def open_host(
                 shutdown_timeout=shutdown_timeout,
                 keep_results=keep_results,
                 loop_timeout=loop_timeout,
+                limits=limits,
             )
             nursery.start_soon(expire_idle, host, name="spe idle expiry")
             try:

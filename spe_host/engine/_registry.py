@@ -29,7 +29,15 @@ from typing import Any
 import trio
 
 from .._errors import SessionNotFound
-from .._model import Completion, Progress, SessionState, StateChange, check_session_id, is_pattern
+from .._model import (
+    Completion,
+    Progress,
+    RequestLimits,
+    SessionState,
+    StateChange,
+    check_session_id,
+    is_pattern,
+)
 from ._checkpoint import StopFlags
 from ._complete import CompletionSlots, complete
 from ._events import Broadcast
@@ -59,9 +67,15 @@ class Registry:
     """
 
     def __init__(
-        self, *, namespace: dict[str, Any] | None, output_limit: int, keep_results: int
+        self,
+        *,
+        namespace: dict[str, Any] | None,
+        output_limit: int,
+        keep_results: int,
+        limits: RequestLimits,
     ) -> None:
         self.output_limit = output_limit
+        self.limits = limits
         self.keep_results = check_keep_results(keep_results)
         self._namespace = dict(namespace or {})
         self._sessions: dict[str, ScriptSession] = {}
@@ -91,7 +105,7 @@ class Registry:
                 :func:`~spe_host._model.check_patterns`).
         """
         wanted = None if state is None else SessionState(state)
-        matching = Patterns(patterns)
+        matching = Patterns(patterns, self.limits)
         return [
             session
             for session in self._sessions.values()
@@ -168,7 +182,7 @@ class Registry:
 
     @asynccontextmanager
     async def _watching(self, patterns: tuple[str, ...], locations: bool) -> AsyncIterator[Watcher]:
-        watcher = Watcher(patterns, self.sessions(*patterns))
+        watcher = Watcher(patterns, self.sessions(*patterns), Patterns(patterns, self.limits))
         self._watchers.add(watcher)
         try:
             async with trio.open_nursery() as sampler:

@@ -17,10 +17,12 @@ import os
 import stat
 from typing import Final
 
+from .._model import DEFAULT_REQUEST_LIMITS
+
 __all__ = ["MAX_SCRIPT_SIZE", "read_script"]
 
 #: The largest script file ``start(path=...)`` reads, in bytes.
-MAX_SCRIPT_SIZE: Final = 1024 * 1024
+MAX_SCRIPT_SIZE: Final = DEFAULT_REQUEST_LIMITS.max_script_size
 
 _KINDS: Final = (
     (stat.S_ISDIR, "a directory"),

@@ -44,11 +44,14 @@ class Watcher:
     Args:
         patterns: Ids or ``fnmatch`` wildcards.
         existing: The matching sessions now: their present states count as seen.
+        matching: The patterns, compiled under the host's limits.
     """
 
-    def __init__(self, patterns: tuple[str, ...], existing: list[ScriptSession]) -> None:
+    def __init__(
+        self, patterns: tuple[str, ...], existing: list[ScriptSession], matching: Patterns
+    ) -> None:
         self.patterns = patterns
-        self._matching = Patterns(patterns)
+        self._matching = matching
         self._seen = {session.id: session.state for session in existing}
         self._changed: dict[str, ScriptSession] = {}
         self._wakeup = Broadcast()

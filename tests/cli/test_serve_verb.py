@@ -82,12 +82,8 @@ def test_the_idle_timeout_default_is_the_engines(capsys: pytest.CaptureFixture[s
     assert f"(default: {spe_host.DEFAULT_IDLE_TIMEOUT:g})" in help_text
 
 
-@pytest.mark.parametrize(
-    ("argv", "guard"), [(["--loop-timeout", "2"], 2.0), (["--loop-timeout", "0"], None)]
-)
-async def test_serve_gives_its_host_the_loop_timeout(
-    monkeypatch: pytest.MonkeyPatch, runtime: Path, argv: list[str], guard: float | None
-) -> None:
+async def _host_served_with(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> spe_host.Host:
+    # Runs `serve ARGV` with a listener that only records the host it was given.
     hosts: list[spe_host.Host] = []
 
     async def fake_serve(
@@ -103,5 +99,27 @@ async def test_serve_gives_its_host_the_loop_timeout(
         async with trio.open_nursery() as nursery:
             nursery.start_soon(run_host, build_parser().parse_args(["serve", *argv]), shutdown.wait)
             await trio.testing.wait_all_tasks_blocked()
-            assert hosts[0].watchdog.timeout == guard
             shutdown.set()
+    return hosts[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "guard"), [(["--loop-timeout", "2"], 2.0), (["--loop-timeout", "0"], None)]
+)
+async def test_serve_gives_its_host_the_loop_timeout(
+    monkeypatch: pytest.MonkeyPatch, runtime: Path, argv: list[str], guard: float | None
+) -> None:
+    host = await _host_served_with(monkeypatch, argv)
+    assert host.watchdog.timeout == guard
+
+
+async def test_serve_gives_its_host_the_request_limits(
+    monkeypatch: pytest.MonkeyPatch, runtime: Path
+) -> None:
+    argv = ["--max-patterns", "3", "--max-pattern-length", "20", "--max-script-size", "4096"]
+    host = await _host_served_with(monkeypatch, argv)
+    assert host.limits == spe_host.RequestLimits(
+        max_pattern_length=20, max_patterns=3, max_script_size=4096
+    )
+    default = await _host_served_with(monkeypatch, [])
+    assert default.limits == spe_host.RequestLimits()
