@@ -24,6 +24,7 @@ from .._model import ExecutionResult, OutputChunk, ProgressReport
 from ..wire import Done, Execute, InputRequest, Output
 from ..wire import Progress as ProgressEvent
 from ._follow import chunk_of, progress_of
+from ._inbox import Inbox
 from ._mux import Multiplexer, next_event
 
 __all__ = ["InputCallback", "run_execute"]
@@ -50,22 +51,37 @@ async def run_execute(
     async with mux.request(
         lambda request_id: dataclasses.replace(request, id=request_id), backlog=sys.maxsize
     ) as inbox:
+        # Most runs never call input(): the nursery that answers prompts opens at the
+        # first one, so a plain run costs no nursery.
+        event = await _forward(inbox, on_output, on_progress)
+        if isinstance(event, Done):
+            return event.result
         with sole_exception():
             async with trio.open_nursery() as prompts:
-                while True:
-                    event = await next_event(inbox)
-                    if isinstance(event, Output):
-                        if on_output is not None:
-                            await _call(on_output, chunk_of(event))
-                    elif isinstance(event, ProgressEvent):
-                        if on_progress is not None:
-                            await _call(on_progress, progress_of(event))
-                    elif isinstance(event, InputRequest):
-                        prompts.start_soon(_answer_input, mux, event, on_input, timeout)
-                    elif isinstance(event, Done):
-                        prompts.cancel_scope.cancel()
-                        return event.result
+                while isinstance(event, InputRequest):
+                    prompts.start_soon(_answer_input, mux, event, on_input, timeout)
+                    event = await _forward(inbox, on_output, on_progress)
+                prompts.cancel_scope.cancel()
+                return event.result
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _forward(
+    inbox: Inbox,
+    on_output: Callable[[OutputChunk], object] | None,
+    on_progress: Callable[[ProgressReport], object] | None,
+) -> Done | InputRequest:
+    """Hand output and progress to their callbacks until a prompt or the end comes."""
+    while True:
+        event = await next_event(inbox)
+        if isinstance(event, Output):
+            if on_output is not None:
+                await _call(on_output, chunk_of(event))
+        elif isinstance(event, ProgressEvent):
+            if on_progress is not None:
+                await _call(on_progress, progress_of(event))
+        elif isinstance(event, Done | InputRequest):
+            return event
 
 
 async def _answer_input(

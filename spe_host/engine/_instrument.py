@@ -13,6 +13,13 @@ A script nested too deep to compile gets plain ``compile``'s own error. Between 
 the parser takes and what compiling a *tree* takes there is a gap on 3.11 and 3.12
 (see :func:`_compile` and docs/conformance.md).
 
+Compiling is the largest part of running a short statement, and a REPL sends the
+same few statements again and again, so the statements of recent sources are kept
+(:data:`CACHE_ENTRIES` of them, least recently used first out, keyed by source and
+mode). Code objects carry their file name, which differs per run (``<session 'etl'
+#3>``); a hit is renamed with ``code.replace`` (nested functions and classes too),
+which costs a few percent of compiling, so every traceback names its own run.
+
 The module knows nothing of trio or sessions.
 """
 
@@ -24,7 +31,8 @@ import inspect
 import linecache
 import sys
 import threading
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, replace
 from types import CodeType
 
 from ._rewrite import (
@@ -52,6 +60,12 @@ _TOP_LEVEL_AWAIT = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 # against sys.getrecursionlimit(), while its compiler allows three times that depth.
 _SCALED_RECURSION = sys.version_info < (3, 12)
 _recursion_limit_lock = threading.Lock()
+
+#: How many compiled sources are kept for reuse.
+CACHE_ENTRIES = 256
+# Longer sources are compiled every time: they are rarely sent twice, and keeping
+# them would hold up to CACHE_ENTRIES script files in memory.
+_CACHE_MAX_SOURCE = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,10 +192,59 @@ def compile_script(source: str, filename: str, *, interactive: bool) -> list[Sta
             raises for it.
     """
     register_source(filename, source)
+    cacheable = len(source) <= _CACHE_MAX_SOURCE
+    if cacheable:
+        cached = _cache.get((source, interactive))
+        if cached is not None:
+            return [replace(s, code=_renamed(s.code, filename)) for s in cached]
     try:
-        return _compile_script(source, filename, interactive=interactive)
+        statements = _compile_script(source, filename, interactive=interactive)
     except RecursionError as error:
         raise _too_deep(source, filename, error) from None
+    if cacheable:
+        _cache.put((source, interactive), statements)
+    return statements
+
+
+def _renamed(code: CodeType, filename: str) -> CodeType:
+    """``code`` with ``filename`` as its file name, and that of every code object in it."""
+    if code.co_filename == filename:
+        return code
+    consts = code.co_consts
+    if any(isinstance(const, CodeType) for const in consts):
+        consts = tuple(
+            _renamed(const, filename) if isinstance(const, CodeType) else const for const in consts
+        )
+    return code.replace(co_filename=filename, co_consts=consts)
+
+
+class _StatementCache:
+    """Compiled statements of recent sources, least recently used out first.
+
+    Used from the trio thread and from session threads, hence the lock.
+    """
+
+    def __init__(self, entries: int) -> None:
+        self._entries = entries
+        self._kept: OrderedDict[tuple[str, bool], list[Statement]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, bool]) -> list[Statement] | None:
+        with self._lock:
+            statements = self._kept.get(key)
+            if statements is not None:
+                self._kept.move_to_end(key)
+            return statements
+
+    def put(self, key: tuple[str, bool], statements: list[Statement]) -> None:
+        with self._lock:
+            self._kept[key] = statements
+            self._kept.move_to_end(key)
+            while len(self._kept) > self._entries:
+                self._kept.popitem(last=False)
+
+
+_cache = _StatementCache(CACHE_ENTRIES)
 
 
 def _compile_script(source: str, filename: str, *, interactive: bool) -> list[Statement]:

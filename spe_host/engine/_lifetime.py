@@ -4,8 +4,13 @@ Theory of operation
 -------------------
 A background task expires sessions that have been idle longer than the host's
 ``idle_timeout`` (the expiry slides with every use). It sleeps until the next
-session is due, or until the host announces a change (a new session or a finished
-run may bring an earlier expiry); it never polls.
+session may be due; it never polls, and no request scans the sessions for it. The
+:class:`IdleExpiry` heap holds one entry per session, keyed by a time the session
+was last used *at the earliest*: a touch writes only the session's own clock, so the
+key can be stale but never late. When an entry comes due the task reads the
+session's real last use and either drops it or puts it back with the newer key (an
+active or held session goes back with "now": its run or hold ends with a touch). A
+new session is the newest entry, so it wakes the task only when the heap was empty.
 
 On exit the host stops every running execution and waits for them, up to
 ``shutdown_timeout``; one stuck in a native call that does not return by then is
@@ -19,17 +24,21 @@ takes a moment (:data:`_ABANDON_GRACE` at most), not another timeout.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import math
 from typing import TYPE_CHECKING, Final
 
 import trio
 
+from ._events import Broadcast
+
 if TYPE_CHECKING:
     from ._host import Host
     from ._session import ScriptSession
 
-__all__ = ["expire_idle", "shutdown", "stop_and_wait"]
+__all__ = ["IdleExpiry", "expire_idle", "shutdown", "stop_and_wait"]
 
 logger = logging.getLogger("spe_host")
 
@@ -38,31 +47,61 @@ logger = logging.getLogger("spe_host")
 _ABANDON_GRACE: Final = 0.5
 
 
+class IdleExpiry:
+    """The host's sessions in the order they may expire: a heap, stale but never late.
+
+    Each entry is ``(used at the earliest, sequence, session)``. Trio thread only.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, ScriptSession]] = []
+        self._order = itertools.count()
+        self._first_entry = Broadcast()
+
+    def add(self, session: ScriptSession) -> None:
+        """Enter a new session (used now; it is the newest entry)."""
+        self._push(session, session.idle_since())
+        if len(self._heap) == 1:
+            self._first_entry.fire()
+
+    def _push(self, session: ScriptSession, used_at: float) -> None:
+        heapq.heappush(self._heap, (used_at, next(self._order), session))
+
+    def expire(self, host: Host, timeout: float, now: float) -> float:
+        """Drop the sessions idle since ``now - timeout``; return when to look next."""
+        heap = self._heap
+        while heap and heap[0][0] + timeout <= now:
+            _, _, session = heapq.heappop(heap)
+            if host._sessions.get(session.id) is not session:
+                continue  # removed already: its entry just goes
+            if session.is_active() or session.held:
+                # A run or a hold ends with a touch, so it is a full timeout away.
+                self._push(session, now)
+            elif session.idle_since() + timeout <= now:
+                logger.info("session %r expired after %.0f s idle", session.id, timeout)
+                host._drop(session)
+            else:
+                self._push(session, session.idle_since())
+        if len(heap) > 2 * len(host._sessions) + 64:
+            # Removed sessions' entries linger until due; rebuild once they outnumber
+            # the live ones, so many short-lived sessions cannot grow the heap.
+            self._heap = heap = [e for e in heap if host._sessions.get(e[2].id) is e[2]]
+            heapq.heapify(heap)
+        return heap[0][0] + timeout if heap else math.inf
+
+    async def wait_for_first(self, deadline: float) -> None:
+        """Wait until ``deadline``, or until a session enters an empty heap."""
+        with trio.move_on_at(deadline):
+            await self._first_entry.wait()
+
+
 async def expire_idle(host: Host) -> None:
     """Drop the host's sessions once they have been idle ``idle_timeout`` s; runs forever."""
     while True:
         if host.idle_timeout is None:
             await trio.sleep_forever()
-        timeout = host.idle_timeout
-        now = trio.current_time()
-        next_check = math.inf
-        for session in host.sessions():
-            if session.is_active():
-                continue
-            if session.held:
-                # A hold ends with a touch, so its expiry is at least a full
-                # timeout away from now: look again then.
-                next_check = min(next_check, now + timeout)
-                continue
-            expires = session.idle_since() + timeout
-            if expires <= now:
-                logger.info("session %r expired after %.0f s idle", session.id, timeout)
-                host._drop(session)
-            else:
-                next_check = min(next_check, expires)
-        with trio.move_on_at(next_check):
-            # A new session or a finished run may bring an earlier expiry.
-            await host._changed.wait()
+        next_check = host._expiry.expire(host, host.idle_timeout, trio.current_time())
+        await host._expiry.wait_for_first(next_check)
 
 
 async def shutdown(host: Host, timeout: float) -> None:

@@ -1,19 +1,8 @@
-"""Per-session stdout/stderr/stdin routing and the bounded output buffer.
+"""The bounded output buffer of a session, with byte offsets for replay.
 
 Theory of operation
 -------------------
-``sys.stdout``, ``sys.stderr`` and ``sys.stdin`` are process-wide, but a script's
-``print`` must reach *its* session and nothing else. So the first host to open puts
-proxies in their place (:func:`install`); each proxy looks up a context variable that
-the runner sets for the duration of an execution. Worker threads run by
-``trio.to_thread`` and trio tasks started by a script inherit the variable, so their
-output follows the execution too. Anything written outside an execution - the
-embedding program's own threads, the host's logging - finds no sink and passes
-straight through to the stream that was there before.
-
-The proxies are the one piece of global mutable state in spe_host: the streams they
-replace are global already, and there is no other way to catch ``print``. They are
-installed once, counted, and put back by the last host to close.
+(The routing of ``sys.stdout``/``stderr``/``stdin`` to a session is ``_redirect``.)
 
 :class:`OutputBuffer` keeps a session's output as UTF-8 bytes with monotonically
 increasing offsets, so a client that reconnects can ask for everything from the last
@@ -21,19 +10,24 @@ offset it saw. When the bound is hit the oldest bytes go, and a reader that asks
 them is told exactly how many it missed. Writers never wait for readers: readers pull
 from the buffer at their own pace, and a wake-up is posted to the trio thread at most
 once per batch of writes.
+
+Writes are batched: a ``print`` is two writes, and encoding, trimming and signalling
+each of them cost five times what appending it to a list does. So a write only joins
+the pending batch; the batch's first write posts the wake-up, and the trio thread
+moves the whole batch into the buffer when the wake-up runs (a running job's output
+streams as fast as the trio thread gets to it), and so does the writer itself once
+the batch holds :data:`BATCH_CHARS`. Every read, and ``end_offset``, moves the
+pending batch first, so what a reader sees and every offset are exact; all writers
+share the one batch, so the order of stdout, stderr and the host's own notes is the
+order they were written in.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
-import io
-import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
 
 import trio
 
@@ -41,18 +35,20 @@ from .._model import decode_output, dropped_marker, encode_output
 from ._events import Broadcast
 
 __all__ = [
+    "BATCH_CHARS",
     "DEFAULT_OUTPUT_LIMIT",
     "OutputBuffer",
     "OutputSlice",
     "Signal",
-    "Sink",
     "dropped_marker",
-    "install",
-    "uninstall",
-    "use_sink",
 ]
 
 DEFAULT_OUTPUT_LIMIT = 16 * 1024 * 1024
+#: The writer moves its pending batch into the buffer itself once it holds this many
+#: characters (the trio thread does it earlier when it gets the wake-up).
+BATCH_CHARS = 8 * 1024
+# The most characters of an open line kept for input()'s prompt.
+_LINE_TAIL = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +102,11 @@ class Signal:
         with contextlib.suppress(trio.RunFinishedError):
             self._token.run_sync_soon(self._wake)
 
+    @property
+    def posted(self) -> bool:
+        """True from a fire in another thread until its wake-up begins."""
+        return self._pending
+
     async def wait(self) -> None:
         """Wait for the next :meth:`fire` (check your condition first)."""
         await self._broadcast.wait()
@@ -138,18 +139,27 @@ class OutputBuffer:
         self.limit = limit
         self._data = bytearray()
         self._start = 0
+        self._pending: list[str] = []
+        self._pending_chars = 0
+        self._line_tail = ""
         self._lock = threading.Lock()
-        self._signal = Signal(on_wake)
+        self._on_wake = on_wake
+        self._signal = Signal(self._woken)
 
     @property
     def start_offset(self) -> int:
         """The offset of the oldest byte still held."""
-        return self._start
+        with self._lock:
+            if self._pending:
+                self._move_pending()
+            return self._start
 
     @property
     def end_offset(self) -> int:
         """The offset just past the newest byte written."""
         with self._lock:
+            if self._pending:
+                self._move_pending()
             return self._start + len(self._data)
 
     def write(self, text: str) -> None:
@@ -161,19 +171,62 @@ class OutputBuffer:
         """
         if not text:
             return
-        data = encode_output(text)
+        # No lock: list.append is atomic, and the mover takes only what it counted.
+        self._pending.append(text)
+        # A race between threads may lose an update: the count only brings the
+        # writer's own move forward.
+        self._pending_chars += len(text)
+        if self._pending_chars >= BATCH_CHARS:
+            with self._lock:
+                self._move_pending()
+        # The wake-up clears its mark before it moves the batch, so a write it does
+        # not take sees no mark and posts the next one.
+        if not self._signal.posted:
+            self._signal.fire()
+
+    def _move_pending(self) -> None:
+        # With the lock held: the pending batch goes into the buffer, in order.
+        # Writers append meanwhile; they land past the ``count`` taken here.
+        pending = self._pending
+        count = len(pending)
+        if not count:
+            return
+        text = "".join(pending[:count])
+        del pending[:count]
+        self._pending_chars = 0
+        newline = text.rfind("\n")
+        tail = text[newline + 1 :] if newline >= 0 else self._line_tail + text
+        self._line_tail = tail[-_LINE_TAIL:]
+        self._data += encode_output(text)
+        excess = len(self._data) - self.limit
+        if excess > 0:
+            # Trim an eighth below the bound so a writer at the bound does not move
+            # the whole buffer on every write.
+            cut = min(len(self._data), excess + self.limit // 8)
+            while cut < len(self._data) and (self._data[cut] & 0xC0) == 0x80:
+                cut += 1  # never split a UTF-8 character
+            del self._data[:cut]
+            self._start += cut
+
+    def take_line_tail(self) -> str:
+        """What was written since the last newline (its last 200 characters); forget it.
+
+        ``input()``'s prompt is the tail when it asks; a note of the host's that
+        starts a line of its own asks whether one is open.
+        """
         with self._lock:
-            self._data += data
-            excess = len(self._data) - self.limit
-            if excess > 0:
-                # Trim an eighth below the bound so a writer at the bound does not move
-                # the whole buffer on every write.
-                cut = min(len(self._data), excess + self.limit // 8)
-                while cut < len(self._data) and (self._data[cut] & 0xC0) == 0x80:
-                    cut += 1  # never split a UTF-8 character
-                del self._data[:cut]
-                self._start += cut
-        self._signal.fire()
+            if self._pending:
+                self._move_pending()
+            tail, self._line_tail = self._line_tail, ""
+        return tail
+
+    def _woken(self) -> None:
+        # The trio thread's wake-up: the batch so far goes in before anyone is woken.
+        with self._lock:
+            if self._pending:
+                self._move_pending()
+        if self._on_wake is not None:
+            self._on_wake()
 
     def read(self, from_offset: int = 0) -> OutputSlice:
         """Everything held from ``from_offset`` on.
@@ -202,6 +255,8 @@ class OutputBuffer:
             ValueError: ``from_offset`` is negative or beyond the end.
         """
         with self._lock:
+            if self._pending:
+                self._move_pending()
             end = self._start + len(self._data)
             if from_offset < 0 or from_offset > end:
                 raise ValueError(
@@ -226,126 +281,3 @@ class OutputBuffer:
         """Wait until the buffer ends after ``offset`` (returns at once if it does)."""
         while self.end_offset <= offset:
             await self._signal.wait()
-
-
-class Sink(Protocol):
-    """Where an execution's standard streams go."""
-
-    def write(self, text: str) -> None:
-        """Take text written to stdout or stderr."""
-
-    def readline(self) -> str:
-        """Answer a read from stdin (``input()``)."""
-
-
-_current: contextvars.ContextVar[Sink | None] = contextvars.ContextVar(
-    "spe_host_sink", default=None
-)
-
-
-@contextmanager
-def use_sink(sink: Sink) -> Iterator[None]:
-    """Route this context's standard streams to ``sink`` while the block runs."""
-    token = _current.set(sink)
-    try:
-        yield
-    finally:
-        _current.reset(token)
-
-
-class _OutProxy:
-    def __init__(self, original: IO[str]) -> None:
-        self._original = original
-
-    def write(self, text: str) -> int:
-        sink = _current.get()
-        if sink is None:
-            return self._original.write(text)
-        sink.write(text)
-        return len(text)
-
-    def writelines(self, lines: list[str]) -> None:
-        for line in lines:
-            self.write(line)
-
-    def flush(self) -> None:
-        if _current.get() is None:
-            self._original.flush()
-
-    def isatty(self) -> bool:
-        return _current.get() is None and self._original.isatty()
-
-    def fileno(self) -> int:
-        _refuse_fileno_in_a_sink()
-        return self._original.fileno()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._original, name)
-
-
-def _refuse_fileno_in_a_sink() -> None:
-    # Inside an execution the streams are the session's, not the console's. input()
-    # reads the terminal itself (bypassing sys.stdin, and out of reach of a stop)
-    # when sys.stdin and sys.stdout report the console's descriptors, so they must
-    # not report them there.
-    if _current.get() is not None:
-        raise io.UnsupportedOperation(
-            "this stream belongs to a script session and has no file descriptor"
-        )
-
-
-class _InProxy:
-    # The process may have no stdin at all (a daemon, CI): reads outside an execution
-    # then see end-of-file, as they would on /dev/null.
-    def __init__(self, original: IO[str] | None) -> None:
-        self._original = original
-
-    def readline(self, size: int = -1) -> str:
-        sink = _current.get()
-        if sink is not None:
-            return sink.readline()
-        if self._original is None:
-            return ""
-        return self._original.readline(size)
-
-    def isatty(self) -> bool:
-        return _current.get() is None and self._original is not None and self._original.isatty()
-
-    def fileno(self) -> int:
-        _refuse_fileno_in_a_sink()
-        if self._original is None:
-            raise io.UnsupportedOperation("the process has no standard input")
-        return self._original.fileno()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._original, name)
-
-
-_installed = 0
-_saved: tuple[Any, Any, Any] | None = None
-
-
-def install() -> None:
-    """Put the routing proxies in place of the standard streams (counted)."""
-    global _installed, _saved
-    if _installed == 0 or not isinstance(sys.stdout, _OutProxy):
-        _saved = (sys.stdout, sys.stderr, sys.stdin)
-        sys.stdout = _OutProxy(sys.stdout)
-        sys.stderr = _OutProxy(sys.stderr)
-        sys.stdin = _InProxy(sys.stdin)
-    _installed += 1
-
-
-def uninstall() -> None:
-    """Undo one :func:`install`; the last one puts the original streams back."""
-    global _installed, _saved
-    _installed = max(0, _installed - 1)
-    if _installed == 0 and _saved is not None:
-        # Someone (pytest, say) may have replaced our proxies since: leave theirs alone.
-        if isinstance(sys.stdout, _OutProxy):
-            sys.stdout = _saved[0]
-        if isinstance(sys.stderr, _OutProxy):
-            sys.stderr = _saved[1]
-        if isinstance(sys.stdin, _InProxy):
-            sys.stdin = _saved[2]
-        _saved = None

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import trio
@@ -277,6 +278,14 @@ class ServerConnection:
                 assert isinstance(event, Request)
                 self.requests.accept(event)
                 nursery.start_soon(self.requests.run, event)
+
+    def spawn(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
+        """Run ``fn(*args)`` as a task of this connection (it ends with the connection).
+
+        Only while the connection is being read, as it is while any request runs.
+        """
+        assert self._nursery is not None
+        self._nursery.start_soon(fn, *args)
 
     async def send_error(self, request_id: int | None, code: str, message: str) -> None:
         """Answer a request with an ``error``; a connection that is gone is ignored."""

@@ -27,6 +27,7 @@ from .._errors import LocalProtocolError
 from .._model import ExecutionResult, OutputChunk, Progress, byte_length, dropped_marker
 from ..service import OutputCursor
 from ..transport import FramedStream
+from ..transport._framed import Written
 from ..wire import JSON, Error, Message, Output, Result, encode_message
 from ..wire import Progress as ProgressEvent
 
@@ -60,8 +61,8 @@ class Sender:
         self._framed = framed
         self._max_frame = max_frame
 
-    async def send(self, message: Message, written: trio.Event | None = None) -> None:
-        await self._framed.send(message, written=written)
+    async def send(self, message: Message) -> None:
+        await self._framed.send(message)
 
     async def reply(self, request_id: int, value: JSON) -> None:
         try:
@@ -83,9 +84,12 @@ class Sender:
         self,
         make: Callable[[ExecutionResult], Message],
         result: ExecutionResult,
-        written: trio.Event | None = None,
+        written: Written | None = None,
     ) -> None:
-        """Send a message carrying a result, trimming its output to fit a frame."""
+        """Send a message carrying a result, trimming its output to fit a frame.
+
+        ``written`` is called once the frame is on the stream, or never will be.
+        """
         connection = self._framed.connection
         try:
             frame = connection.send(make(result))
@@ -176,6 +180,17 @@ class Sender:
         return items
 
     async def drain(self, request_id: int, session: str, run: Run) -> None:
-        """Flush until nothing is left (hold ``run.lock``): before ``done`` or a prompt."""
-        while await self.flush(request_id, session, run):
-            pass
+        """Flush until nothing is left: before ``done`` or a prompt.
+
+        Takes ``run.lock`` without a checkpoint when it is free, so an answer whose run
+        printed nothing more goes out in the same scheduling pass.
+        """
+        try:
+            run.lock.acquire_nowait()
+        except trio.WouldBlock:
+            await run.lock.acquire()
+        try:
+            while await self.flush(request_id, session, run):
+                pass
+        finally:
+            run.lock.release()

@@ -3,7 +3,8 @@
 It imports no trio and does no I/O: the server, the client and the tests drive
 :class:`Connection` the same way (h11's design). The modules, from the bottom up:
 
-* ``_schema``: the wire schema of a record, derived from its field annotations;
+* ``_fields`` and ``_schema``: the field types, and the wire schema of a record
+  derived from its field annotations;
 * ``_events``: the protocol's constants, the :class:`Message` and :class:`Request`
   bases, and what a server sends; ``_requests``: what a client sends;
 * ``_codec``: JSON <-> typed values, frames, versions and error codes;
@@ -43,6 +44,8 @@ from ._events import (
     Welcome,
 )
 from ._requests import (
+    MAX_STOP_REASON,
+    MAX_TICKET_ID,
     Cancel,
     Complete,
     Execute,
@@ -54,6 +57,8 @@ from ._requests import (
     Start,
     Stop,
     Subscribe,
+    Ticket,
+    Tickets,
     Wait,
     Watch,
 )
@@ -67,6 +72,8 @@ __all__ = [
     "HANDSHAKE_MAX_FRAME",
     "JSON",
     "MAX_IN_FLIGHT",
+    "MAX_STOP_REASON",
+    "MAX_TICKET_ID",
     "NEED_DATA",
     "OPERATOR_REQUESTS",
     "PROTOCOL_VERSION",
@@ -94,6 +101,8 @@ __all__ = [
     "StateChanged",
     "Stop",
     "Subscribe",
+    "Ticket",
+    "Tickets",
     "Wait",
     "Watch",
     "Welcome",

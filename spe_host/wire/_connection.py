@@ -214,7 +214,9 @@ class Connection:
             line = bytes(self._buffer[:end])
             del self._buffer[: end + 1]
             self._scanned = 0
-            if line.strip(b" \t\r"):
+            # A frame starts with "{": only a line that does not needs stripping (a
+            # keep-alive), and a multi-megabyte frame is not copied once more.
+            if line[:1] == b"{" or line.strip(b" \t\r"):
                 event = self._accept(*self._parse(line))
                 if event is not None:
                     return event

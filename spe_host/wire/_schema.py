@@ -26,157 +26,38 @@ message class and fails when its schema is first derived.
 
 from __future__ import annotations
 
-import abc
 import enum
-import math
+import operator
 import re
 import reprlib
 import types
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import MISSING, dataclass, fields, is_dataclass
-from typing import Final, TypeAlias, TypeVar, cast, get_args, get_type_hints
+from collections.abc import Callable
+from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
+from typing import Final, TypeVar, cast, get_args, get_type_hints
 
 from spe_host._errors import LocalProtocolError
 
+from ._fields import (
+    JSON,
+    Invalid,
+    _AnyJSON,
+    _Count,
+    _Enum,
+    _Instance,
+    _JSONHint,
+    _Mismatch,
+    _NotOneOf,
+    _Number,
+    _Object,
+    _Optional,
+    _Spec,
+    _Strings,
+    describe,
+)
+
 __all__ = ["JSON", "Checked", "Invalid", "decode", "describe", "encode", "schema"]
 
-# Covariant containers, so that a producer can pass a list[dict[str, JSON]] as a JSON value.
-JSON: TypeAlias = "Mapping[str, JSON] | Sequence[JSON] | str | int | float | bool | None"
-
 _R = TypeVar("_R")
-
-
-class _JSONHint:
-    """What the annotation ``JSON`` resolves to while a schema is derived."""
-
-
-class Invalid(Exception):
-    """A decoded record failed its checks; the argument is a complete sentence."""
-
-
-class _Mismatch(Exception):
-    def __init__(self, expected: str) -> None:
-        super().__init__(expected)
-        self.expected = expected
-
-
-class _NotOneOf(_Mismatch):
-    """A string outside an enumeration; reported with the value itself."""
-
-    def __init__(self, allowed: str, value: object) -> None:
-        super().__init__(f"one of {allowed}")
-        self.allowed = allowed
-        self.value = value
-
-
-def describe(value: object) -> str:
-    """Name the JSON type of a value, for error sentences ("a string", "null")."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list | tuple):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return f"a Python {type(value).__name__}"
-
-
-# --- field types -----------------------------------------------------------------------
-
-
-class _Spec(abc.ABC):
-    """One field type; the default ``decode`` and ``encode`` keep the value as it is."""
-
-    @abc.abstractmethod
-    def check(self, value: object) -> None:
-        """Raise ``_Mismatch`` unless ``value`` is of this type."""
-
-    def decode(self, value: object) -> object:
-        self.check(value)
-        return value
-
-    def encode(self, value: object) -> JSON:
-        return cast(JSON, value)  # checked when the record was built
-
-
-@dataclass(frozen=True)
-class _Instance(_Spec):
-    kind: type
-    expected: str
-
-    def check(self, value: object) -> None:
-        if not isinstance(value, self.kind):
-            raise _Mismatch(self.expected)
-
-
-class _Count(_Spec):
-    def check(self, value: object) -> None:
-        # `type() is int` because JSON true is not a number, although Python's bool is one.
-        if type(value) is not int or value < 0:
-            raise _Mismatch("a non-negative integer")
-
-
-class _Number(_Spec):
-    def check(self, value: object) -> None:
-        if type(value) is int or type(value) is float:
-            try:
-                if math.isfinite(float(value)):
-                    return
-            except OverflowError:
-                pass
-        raise _Mismatch("a finite number")
-
-    def decode(self, value: object) -> object:
-        self.check(value)
-        assert isinstance(value, int | float)
-        return float(value)
-
-
-class _Strings(_Spec):
-    def check(self, value: object) -> None:
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise _Mismatch("an array of strings")
-
-
-class _Object(_Spec):
-    # The values are any JSON; json.dumps rejects what is not when the message is sent.
-    def check(self, value: object) -> None:
-        if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
-            raise _Mismatch("an object")
-
-
-class _AnyJSON(_Spec):
-    # Whatever json.loads produced is JSON; json.dumps rejects the rest when sending.
-    def check(self, value: object) -> None:
-        return
-
-
-@dataclass(frozen=True)
-class _Enum(_Spec):
-    kind: type[enum.StrEnum]
-
-    def check(self, value: object) -> None:
-        # A member, or its wire string: a StrEnum member is equal to its string.
-        if isinstance(value, str):
-            try:
-                self.kind(value)
-            except ValueError:
-                pass
-            else:
-                return
-        raise _NotOneOf(", ".join(self.kind), value)
-
-    def decode(self, value: object) -> object:
-        self.check(value)
-        return self.kind(str(value))
-
-    def encode(self, value: object) -> JSON:
-        return str(value)
 
 
 @dataclass(frozen=True)
@@ -209,28 +90,6 @@ class _Record(_Spec):
 
 class _Nested(Exception):
     """A nested record failed; the argument is the nested record's own sentence."""
-
-
-@dataclass(frozen=True)
-class _Optional(_Spec):
-    inner: _Spec
-
-    def check(self, value: object) -> None:
-        if value is not None:
-            self._inner(self.inner.check, value)
-
-    def decode(self, value: object) -> object:
-        return None if value is None else self._inner(self.inner.decode, value)
-
-    def encode(self, value: object) -> JSON:
-        return None if value is None else self.inner.encode(value)
-
-    @staticmethod
-    def _inner(step: Callable[[object], object], value: object) -> object:
-        try:
-            return step(value)
-        except _Mismatch as exc:
-            raise _Mismatch(f"{exc.expected} or null") from None
 
 
 _SIMPLE: Final[dict[object, _Spec]] = {
@@ -267,27 +126,69 @@ def _spec_for(hint: object) -> _Spec:
 class _Field:
     name: str
     spec: _Spec
-    required: bool
+    # Makes the field's default, or None for a required field.
+    default: Callable[[], object] | None
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
 
 
-_SCHEMAS: dict[type, tuple[_Field, ...]] = {}
+def _default_of(f: Field[object]) -> Callable[[], object] | None:
+    if f.default_factory is not MISSING:
+        return f.default_factory
+    if f.default is not MISSING:
+        value = f.default
+        return lambda: value
+    return None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A class's fields, and how to decode and encode its records with few calls."""
+
+    fields: tuple[_Field, ...]
+    decoders: tuple[tuple[str, Callable[[object], object], bool], ...]  # name, decode, required
+    names: tuple[str, ...]
+    read: Callable[[object], tuple[object, ...]]  # every field's value at once
+    convert: tuple[
+        tuple[str, Callable[[object], JSON]], ...
+    ]  # fields whose JSON is not their value
+
+
+_PLANS: dict[type, _Plan] = {}
+_ABSENT: Final = object()
+
+
+def _plan(cls: type) -> _Plan:
+    found = _PLANS.get(cls)
+    if found is None:
+        hints = get_type_hints(cls, localns={"JSON": _JSONHint})
+        specs = tuple(_Field(f.name, _spec_for(hints[f.name]), _default_of(f)) for f in fields(cls))
+        names = tuple(f.name for f in specs)
+        getter = operator.attrgetter(*names)
+        # A field whose JSON form is its value (strings, numbers, arrays, objects, any
+        # JSON, each of them or null) needs no call to encode.
+        plain = (_Spec.encode, _Optional.encode)
+        found = _Plan(
+            fields=specs,
+            decoders=tuple((f.name, f.spec.decode, f.required) for f in specs),
+            names=names,
+            read=getter if len(names) > 1 else (lambda record: (getter(record),)),
+            convert=tuple(
+                (f.name, f.spec.encode)
+                for f in specs
+                if type(f.spec).encode not in plain
+                or (isinstance(f.spec, _Optional) and type(f.spec.inner).encode is not _Spec.encode)
+            ),
+        )
+        _PLANS[cls] = found
+    return found
 
 
 def schema(cls: type) -> tuple[_Field, ...]:
     """Return the fields of a dataclass with their wire types, derived once per class."""
-    found = _SCHEMAS.get(cls)
-    if found is None:
-        hints = get_type_hints(cls, localns={"JSON": _JSONHint})
-        found = tuple(
-            _Field(
-                f.name,
-                _spec_for(hints[f.name]),
-                f.default is MISSING and f.default_factory is MISSING,
-            )
-            for f in fields(cls)
-        )
-        _SCHEMAS[cls] = found
-    return found
+    return _plan(cls).fields
 
 
 def _sentence(what: str, name: str, exc: _Mismatch, value: object) -> str:
@@ -323,26 +224,27 @@ def decode(cls: type[_R], obj: object, what: str) -> _R:
     if not isinstance(obj, dict):
         raise Invalid(f"{what} must be a JSON object, not {describe(obj)}")
     values: dict[str, object] = {}
-    for f in schema(cls):
-        if f.name not in obj:
-            if f.required:
-                raise Invalid(f"{what} is missing the '{f.name}' field")
+    for name, decode_field, required in _plan(cls).decoders:
+        raw = obj.get(name, _ABSENT)
+        if raw is _ABSENT:
+            if required:
+                raise Invalid(f"{what} is missing the '{name}' field")
             continue
         try:
-            values[f.name] = f.spec.decode(obj[f.name])
+            values[name] = decode_field(raw)
         except _Mismatch as exc:
-            raise Invalid(_sentence(what, f.name, exc, obj[f.name])) from None
-    try:
-        return cls(**values)
-    except LocalProtocolError as exc:  # a Checked record's problem across fields
-        raise Invalid(str(exc)) from None
+            raise Invalid(_sentence(what, name, exc, raw)) from None
+    if issubclass(cls, Checked):
+        return cast(_R, cls._decoded(values))
+    return cls(**values)
 
 
 def encode(record: object) -> dict[str, JSON]:
     """Return the fields of a record as a JSON-ready dict (field names are wire names)."""
-    result: dict[str, JSON] = {}
-    for f in schema(type(record)):
-        result[f.name] = f.spec.encode(getattr(record, f.name))
+    plan = _PLANS.get(type(record)) or _plan(type(record))
+    result: dict[str, JSON] = dict(zip(plan.names, plan.read(record), strict=True))  # type: ignore[arg-type]
+    for name, convert in plan.convert:
+        result[name] = convert(result[name])
     return result
 
 
@@ -361,6 +263,24 @@ class Checked:
         problem = self._problem()
         if problem is not None:
             raise LocalProtocolError(f"{what} is invalid: {problem}")
+
+    @classmethod
+    def _decoded(cls, values: dict[str, object]) -> Checked:
+        """Build a record from decoded fields, each checked as it was decoded.
+
+        Only the checks across fields (:meth:`_problem`) are left to run.
+
+        Raises:
+            Invalid: They fail.
+        """
+        record = object.__new__(cls)
+        for f in schema(cls):
+            value = values[f.name] if f.name in values else f.default()  # type: ignore[misc]
+            object.__setattr__(record, f.name, value)
+        problem = record._problem()
+        if problem is not None:
+            raise Invalid(f"{record._what()} is invalid: {problem}")
+        return record
 
     def _what(self) -> str:
         return f"the {type(self).__name__}"

@@ -1,4 +1,4 @@
-"""Stream routing and the bounded output buffer (``_streams``)."""
+"""Stream routing (``_redirect``) and the bounded output buffer (``_streams``)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import trio
 import trio.testing
 
 from spe_host._model import byte_length
-from spe_host.engine import _streams
-from spe_host.engine._streams import OutputBuffer, Signal, dropped_marker, use_sink
+from spe_host.engine import _redirect
+from spe_host.engine._redirect import use_sink
+from spe_host.engine._streams import OutputBuffer, Signal, dropped_marker
 
 # -- the output buffer -------------------------------------------------------------
 
@@ -223,11 +224,11 @@ def fake_console(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[io.StringIO,
     monkeypatch.setattr(sys, "stdout", out)
     monkeypatch.setattr(sys, "stderr", err)
     monkeypatch.setattr(sys, "stdin", FakeConsole("from the console\n", fd=0))
-    _streams.install()
+    _redirect.install()
     try:
         yield out, err
     finally:
-        _streams.uninstall()
+        _redirect.uninstall()
         monkeypatch.undo()
 
 
@@ -238,14 +239,14 @@ def test_install_is_counted_and_the_last_uninstall_restores(
     monkeypatch.setattr(sys, "stdout", out)
     monkeypatch.setattr(sys, "stderr", err)
     monkeypatch.setattr(sys, "stdin", inp)
-    _streams.install()
+    _redirect.install()
     proxy = sys.stdout
     assert proxy is not out
-    _streams.install()
+    _redirect.install()
     assert sys.stdout is proxy  # not wrapped twice
-    _streams.uninstall()
+    _redirect.uninstall()
     assert sys.stdout is proxy  # one host is still open
-    _streams.uninstall()
+    _redirect.uninstall()
     assert (sys.stdout, sys.stderr, sys.stdin) == (out, err, inp)
 
 
@@ -260,9 +261,9 @@ def test_writes_inside_a_sink_go_to_it_and_others_pass_through(
             print("to stderr", file=sys.stderr)
             sys.stdout.writelines(["a", "b\n"])
             sys.stdout.flush()
-            assert _streams._current.get() is sink
+            assert _redirect._current.get() is sink
         print("after")
-        assert _streams._current.get() is None
+        assert _redirect._current.get() is None
     assert sink.text == "inside\nto stderr\nab\n"
     assert out.getvalue() == "before\nafter\n"
     assert err.getvalue() == ""
@@ -272,7 +273,7 @@ def test_a_sink_is_reset_when_its_block_raises() -> None:
     sink = ListSink()
     with pytest.raises(RuntimeError), use_sink(sink):
         raise RuntimeError
-    assert _streams._current.get() is None
+    assert _redirect._current.get() is None
 
 
 def test_another_thread_writing_at_the_same_moment_is_unaffected(
@@ -317,7 +318,7 @@ def test_stdin_reads_from_the_sink_inside_it(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_stdin_without_an_original_reads_end_of_file() -> None:
-    proxy = _streams._InProxy(None)
+    proxy = _redirect._InProxy(None)
     assert proxy.readline() == ""
     assert not proxy.isatty()
 

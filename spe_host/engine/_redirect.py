@@ -1,0 +1,151 @@
+"""Per-context routing of stdout, stderr and stdin to the session that runs.
+
+Theory of operation
+-------------------
+``sys.stdout``, ``sys.stderr`` and ``sys.stdin`` are process-wide, but a script's
+``print`` must reach *its* session and nothing else. So the first host to open puts
+proxies in their place (:func:`install`); each proxy looks up a context variable that
+the runner sets for the duration of an execution. Worker threads run by
+``trio.to_thread`` and trio tasks started by a script inherit the variable, so their
+output follows the execution too. Anything written outside an execution - the
+embedding program's own threads, the host's logging - finds no sink and passes
+straight through to the stream that was there before.
+
+The proxies are the one piece of global mutable state in spe_host: the streams they
+replace are global already, and there is no other way to catch ``print``. They are
+installed once, counted, and put back by the last host to close.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any, Protocol
+
+__all__ = ["Sink", "install", "uninstall", "use_sink"]
+
+
+class Sink(Protocol):
+    """Where an execution's standard streams go."""
+
+    def write(self, text: str) -> None:
+        """Take text written to stdout or stderr."""
+
+    def readline(self) -> str:
+        """Answer a read from stdin (``input()``)."""
+
+
+_current: contextvars.ContextVar[Sink | None] = contextvars.ContextVar(
+    "spe_host_sink", default=None
+)
+
+
+@contextmanager
+def use_sink(sink: Sink) -> Iterator[None]:
+    """Route this context's standard streams to ``sink`` while the block runs."""
+    token = _current.set(sink)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+class _OutProxy:
+    def __init__(self, original: IO[str]) -> None:
+        self._original = original
+
+    def write(self, text: str) -> int:
+        sink = _current.get()
+        if sink is None:
+            return self._original.write(text)
+        sink.write(text)
+        return len(text)
+
+    def writelines(self, lines: list[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if _current.get() is None:
+            self._original.flush()
+
+    def isatty(self) -> bool:
+        return _current.get() is None and self._original.isatty()
+
+    def fileno(self) -> int:
+        _refuse_fileno_in_a_sink()
+        return self._original.fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._original, name)
+
+
+def _refuse_fileno_in_a_sink() -> None:
+    # Inside an execution the streams are the session's, not the console's. input()
+    # reads the terminal itself (bypassing sys.stdin, and out of reach of a stop)
+    # when sys.stdin and sys.stdout report the console's descriptors, so they must
+    # not report them there.
+    if _current.get() is not None:
+        raise io.UnsupportedOperation(
+            "this stream belongs to a script session and has no file descriptor"
+        )
+
+
+class _InProxy:
+    # The process may have no stdin at all (a daemon, CI): reads outside an execution
+    # then see end-of-file, as they would on /dev/null.
+    def __init__(self, original: IO[str] | None) -> None:
+        self._original = original
+
+    def readline(self, size: int = -1) -> str:
+        sink = _current.get()
+        if sink is not None:
+            return sink.readline()
+        if self._original is None:
+            return ""
+        return self._original.readline(size)
+
+    def isatty(self) -> bool:
+        return _current.get() is None and self._original is not None and self._original.isatty()
+
+    def fileno(self) -> int:
+        _refuse_fileno_in_a_sink()
+        if self._original is None:
+            raise io.UnsupportedOperation("the process has no standard input")
+        return self._original.fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._original, name)
+
+
+_installed = 0
+_saved: tuple[Any, Any, Any] | None = None
+
+
+def install() -> None:
+    """Put the routing proxies in place of the standard streams (counted)."""
+    global _installed, _saved
+    if _installed == 0 or not isinstance(sys.stdout, _OutProxy):
+        _saved = (sys.stdout, sys.stderr, sys.stdin)
+        sys.stdout = _OutProxy(sys.stdout)
+        sys.stderr = _OutProxy(sys.stderr)
+        sys.stdin = _InProxy(sys.stdin)
+    _installed += 1
+
+
+def uninstall() -> None:
+    """Undo one :func:`install`; the last one puts the original streams back."""
+    global _installed, _saved
+    _installed = max(0, _installed - 1)
+    if _installed == 0 and _saved is not None:
+        # Someone (pytest, say) may have replaced our proxies since: leave theirs alone.
+        if isinstance(sys.stdout, _OutProxy):
+            sys.stdout = _saved[0]
+        if isinstance(sys.stderr, _OutProxy):
+            sys.stderr = _saved[1]
+        if isinstance(sys.stdin, _InProxy):
+            sys.stdin = _saved[2]
+        _saved = None
