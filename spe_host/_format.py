@@ -1,4 +1,5 @@
-"""Text tables for people: the session list that ``spe-host ls`` and ``%ls`` print.
+"""Text for people: the session list that ``spe-host ls`` and ``%ls`` print, and what a
+pending stop waits for, which that list, ``stop --wait`` and the REPL show.
 
 Pure functions over :mod:`spe_host._model` values; no trio and no prompt_toolkit, so
 the one-shot commands of the CLI can print a table without loading the REPL.
@@ -9,9 +10,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from ._model import SessionInfo, SessionState
+from ._model import SessionInfo, SessionState, StopPhase, StopTicket
 
-__all__ = ["format_age", "format_progress", "format_run_times", "format_sessions", "format_table"]
+__all__ = [
+    "format_age",
+    "format_pending",
+    "format_progress",
+    "format_run_times",
+    "format_sessions",
+    "format_table",
+]
 
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -52,6 +60,23 @@ def format_progress(info: SessionInfo) -> str:
     return " ".join(parts) or "-"
 
 
+def format_pending(ticket: StopTicket | None) -> str | None:
+    """What a pending stop waits for: ``deferred: committing batch 12`` or ``blocked in
+    time.sleep() called at job.py:12 for 3.2 s``.
+
+    Returns:
+        None when there is no ticket, its stop is no longer pending, or nothing is
+        known to hold it up (the run is between checks).
+    """
+    if ticket is None or ticket.phase != StopPhase.REQUESTED:
+        return None
+    if ticket.deferred is not None:
+        return f"deferred: {ticket.deferred}"
+    if ticket.blocked_in is not None:
+        return f"blocked in {ticket.blocked_in}"
+    return None
+
+
 def format_run_times(info: SessionInfo, *, now: float) -> tuple[str, str]:
     """The STARTED and ENDED cells of the current or last run.
 
@@ -72,7 +97,8 @@ def format_sessions(infos: Sequence[SessionInfo], *, now: float | None = None) -
 
     Every column past STATE is about the session's current or last run: its id, its
     job name, its progress and line, when it started, when it ended (or for how long
-    it has been running), and how it ended.
+    it has been running), and how it ended. While a stop is pending, LOCATION says
+    what it waits for instead (:func:`format_pending`), when that is known.
 
     Args:
         infos: The sessions.
@@ -92,7 +118,7 @@ def format_sessions(infos: Sequence[SessionInfo], *, now: float | None = None) -
                 info.run or "-",
                 info.name or "-",
                 format_progress(info),
-                info.location or "-",
+                format_pending(info.stop) or info.location or "-",
                 started,
                 ended,
                 # The status is the run's shown: none yet while it goes.

@@ -148,6 +148,8 @@ class StopTicket:
         deferred: While REQUESTED inside a stop-deferral zone, the zone's reason
             (``spe.critical("committing batch 12")``), or None.
         forced_at: When the stop was escalated (``force``), or None.
+        note: What the stop could not do, for people (a ``force`` that loop mode
+            refuses, or one that waits for a deferral zone), or None.
     """
 
     id: str
@@ -164,6 +166,7 @@ class StopTicket:
     blocked_in: str | None = None
     deferred: str | None = None
     forced_at: float | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

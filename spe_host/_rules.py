@@ -1,7 +1,8 @@
 """The rules every layer applies the same way: session ids, patterns, output bytes.
 
 Pure functions with no trio and no I/O, re-exported by :mod:`spe_host._model`: the
-session-id and run-id rules, the wildcard test and the limits a request's patterns must keep,
+session-id and run-id rules, the wildcard test and the limits a request's patterns (and
+a stop's reason) must keep,
 and the one mapping between output text and the bytes (and so the offsets) of a
 session's output stream.
 """
@@ -17,6 +18,7 @@ __all__ = [
     "DEFAULT_REQUEST_LIMITS",
     "MAX_PATTERNS",
     "MAX_PATTERN_LENGTH",
+    "MAX_STOP_REASON",
     "WILDCARDS",
     "RequestLimits",
     "byte_length",
@@ -46,6 +48,8 @@ def is_pattern(target: str) -> bool:
 MAX_PATTERN_LENGTH: Final = 1024
 #: The most ids and patterns one request may name.
 MAX_PATTERNS: Final = 64
+#: The longest reason a stop may give, in characters: a sentence, not a document.
+MAX_STOP_REASON: Final = 1000
 
 
 def check_patterns(

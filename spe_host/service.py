@@ -24,16 +24,21 @@ script path) become :class:`InvalidArgument`, so every front end answers them th
 
 from __future__ import annotations
 
-import enum
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
-from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 import trio
 
+from ._access import (
+    EMBEDDING_PROGRAM,
+    OPERATOR_OPERATIONS,
+    InvalidArgument,
+    Operation,
+    Principal,
+)
 from ._errors import PermissionDenied, SessionNotFound, SpeError
 from ._model import (
     Completion,
@@ -45,6 +50,7 @@ from ._model import (
     SessionState,
     StateChange,
     StopOutcome,
+    StopTicket,
 )
 
 # Host is re-exported for the signatures of the layers above (`serve(host)`), which
@@ -65,35 +71,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("spe_host.service")
-
-
-class Operation(enum.StrEnum):
-    """What a request asks of the host; the unit of authorization."""
-
-    EXECUTE = "execute"
-    START = "start"
-    LIST = "list"
-    STOP = "stop"
-    WAIT = "wait"
-    RECEIVE = "receive"
-    REMOVE = "remove"
-    COMPLETE = "complete"
-    FOLLOW = "follow"
-    WATCH = "watch"
-
-
-#: What an operator may do; everything else needs the admin role, because it runs code,
-#: evaluates live objects (completion) or destroys sessions.
-OPERATOR_OPERATIONS: Final = frozenset(
-    {
-        Operation.LIST,
-        Operation.STOP,
-        Operation.WAIT,
-        Operation.RECEIVE,
-        Operation.FOLLOW,
-        Operation.WATCH,
-    }
-)
 
 
 class OutputCursor(Protocol):
@@ -121,36 +98,6 @@ class OutputCursor(Protocol):
     async def wait(self) -> None:
         """Wait until :meth:`pending` has something, or the session is closed."""
         ...
-
-
-class InvalidArgument(SpeError, ValueError):
-    """A request named a value the host refuses (an invalid id, an unreadable file)."""
-
-    code = "bad_request"
-    http_status = 422
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who makes a request, and with which role.
-
-    Attributes:
-        role: What the credentials may do.
-        peer: Who it is, for people: ``uid 1000 (pid 4242)`` on a unix socket, the
-            address on TCP, ``embedding program`` in-process.
-        connection: Which connection or logon session it came through, if any.
-    """
-
-    role: Role
-    peer: str
-    connection: str | None = None
-
-    def __str__(self) -> str:
-        return self.peer if self.connection is None else f"{self.peer} ({self.connection})"
-
-
-#: The embedding program itself: the host's own process, with every right.
-EMBEDDING_PROGRAM: Final = Principal(Role.ADMIN, "embedding program")
 
 
 class Service:
@@ -347,15 +294,40 @@ class Service:
 
     # -- controlling ------------------------------------------------------------------
 
-    def stop(self, principal: Principal, *targets: str) -> dict[str, StopOutcome]:
-        """Ask sessions to stop at their next statement; never waits."""
+    def stop(
+        self, principal: Principal, *targets: str, reason: str | None = None, force: bool = False
+    ) -> dict[str, StopOutcome]:
+        """Ask sessions to stop at their next statement; never waits.
+
+        Each stop's ticket names the principal (:attr:`Principal.requested_by`) and
+        the ``reason``; ``force`` escalates (see :meth:`Host.stop`) and needs the
+        same role as a stop: an operator may force.
+        """
         self.authorize(principal, Operation.STOP)
         self._check_patterns(targets)
-        outcomes = self._host.stop(*targets)
+        outcomes = self._host.stop(
+            *targets, reason=reason, force=force, requested_by=principal.requested_by
+        )
         requested = [key for key, o in outcomes.items() if o is StopOutcome.REQUESTED]
-        if requested:
-            logger.info("%s asked session(s) %s to stop", principal, ", ".join(requested))
+        if requested or force:
+            how = (" (forced)" if force else "") + (f": {reason}" if reason else "")
+            logger.info("%s asked %s to stop%s", principal, ", ".join(requested or outcomes), how)
         return outcomes
+
+    def stop_ticket(self, principal: Principal, session: str) -> StopTicket | None:
+        """The stop ticket of the session's current or last run, or None."""
+        self.authorize(principal, Operation.LIST)
+        return self._host.stop_ticket(session)
+
+    def ticket(self, principal: Principal, ticket_id: str) -> StopTicket:
+        """The stop ticket with this id (``NoResult`` if the host keeps none)."""
+        self.authorize(principal, Operation.LIST)
+        return self._host.ticket(ticket_id)
+
+    def tickets(self, principal: Principal) -> list[StopTicket]:
+        """Every stop ticket the host keeps, newest first."""
+        self.authorize(principal, Operation.LIST)
+        return self._host.tickets()
 
     async def remove(self, principal: Principal, *sessions: str, force: bool = False) -> list[str]:
         """Remove sessions; return the ids that are gone."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from .._model import check_session_id, parse_run_id
+from .._rules import MAX_STOP_REASON
 
 __all__ = [
     "Formatter",
@@ -26,6 +27,7 @@ __all__ = [
     "receive_target",
     "session_id",
     "shared_options",
+    "stop_reason",
 ]
 
 #: A verb: runs with the parsed command line, returns the exit code.
@@ -84,6 +86,15 @@ def receive_target(text: str) -> tuple[str, str | None]:
         return check_session_id(text), None
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def stop_reason(text: str) -> str:
+    """``stop --reason``: a sentence of at most :data:`MAX_STOP_REASON` characters."""
+    if len(text) > MAX_STOP_REASON:
+        raise argparse.ArgumentTypeError(
+            f"the reason is {len(text)} characters long; say why in at most {MAX_STOP_REASON}"
+        )
+    return text
 
 
 def key_value(text: str) -> tuple[str, Any]:

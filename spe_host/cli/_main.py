@@ -40,6 +40,7 @@ from .._errors import (
     ConnectError,
     ConnectionLost,
     HandshakeTimeout,
+    LocalProtocolError,
     PermissionDenied,
     ProtocolError,
     SpeError,
@@ -87,6 +88,8 @@ EXIT_CODES: Mapping[type[BaseException], Exit] = {
     # The host refuses credentials in the handshake only: we could not connect.
     AuthenticationError: Exit(EXIT_UNREACHABLE, _CANNOT_CONNECT),
     PermissionDenied: Exit(EXIT_UNREACHABLE),
+    # What the client refused to send: the host's protocol is too old for it.
+    LocalProtocolError: Exit(EXIT_FAILED),
     ProtocolError: Exit(EXIT_FAILED, "the host rejected the request: "),
     # SessionNotFound, SessionBusy, a listener of `serve` that cannot start, ...
     SpeError: Exit(EXIT_FAILED),

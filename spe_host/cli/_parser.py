@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
-from . import _verbs
+from . import _stop, _verbs
 from ._args import (
     Formatter,
     Shared,
@@ -24,6 +24,7 @@ from ._args import (
     receive_target,
     session_id,
     shared_options,
+    stop_reason,
 )
 from ._output import PROG
 from ._parser_serve import add_serve
@@ -104,9 +105,10 @@ def _add_attach(verbs: Verbs, shared: Shared) -> None:
         "Open an interactive Python prompt on a session of the host. The session keeps\n"
         "its namespace between statements and lives on when you detach (Ctrl-D);\n"
         "attaching again replays what it printed while you were away. Ctrl-C while a\n"
-        "statement runs stops the session at its next statement. %help at the prompt\n"
-        "lists the REPL's commands. With stdin not a terminal, statements are read from\n"
-        "it and run one after the other.",
+        "statement runs stops the session at its next statement (again: forces it;\n"
+        "a third time: stops waiting). %help at the prompt lists the REPL's commands.\n"
+        "With stdin not a terminal, statements are read from it and run one after the\n"
+        "other.",
         [
             "spe-host attach",
             "spe-host attach build --session etl",
@@ -271,18 +273,19 @@ def _add_stop(verbs: Verbs, shared: Shared) -> None:
     stop = add_verb(
         verbs,
         "stop",
-        _verbs.stop,
+        _stop.stop,
         "stop running sessions at their next statement",
         "Ask sessions to stop at their next statement. It returns at once with the\n"
-        "outcome per session (requested, already_stopping, not_running, not_found);\n"
-        "a blocking call in the script finishes first. With --wait it waits until they\n"
-        "have stopped. It exits 1 when a target matched no session, or (with --wait) a\n"
-        "session did not stop in time.",
+        "outcome per session (requested, already_stopping, not_running, not_found)\n"
+        "and the stop's ticket; a blocking call in the script finishes first. With\n"
+        "--wait it shows each step of the stop (blocked in ..., landed at ...,\n"
+        "finished ...) until the runs have ended. It exits 1 when a target matched no\n"
+        "session, or (with --wait) a session did not stop in time.",
         [
-            "spe-host stop etl",
+            "spe-host stop etl --reason 'bad input file'",
             "spe-host stop 'job-*' --what-if",
             "spe-host stop etl report --wait --timeout 10",
-            "spe-host stop etl --json",
+            "spe-host stop etl --force --json",
         ],
         [shared.connection, shared.json],
     )
@@ -292,7 +295,17 @@ def _add_stop(verbs: Verbs, shared: Shared) -> None:
         action="store_true",
         help="show what would be stopped, and stop nothing",
     )
-    stop.add_argument("--wait", action="store_true", help="wait until they have stopped")
+    stop.add_argument(
+        "--reason", type=stop_reason, metavar="TEXT", help="why: shown to the script and in ls"
+    )
+    stop.add_argument(
+        "--force",
+        action="store_true",
+        help="also stop a loop in library code (raises in the session's thread)",
+    )
+    stop.add_argument(
+        "--wait", action="store_true", help="show each step of the stops until they are over"
+    )
     stop.add_argument(
         "--timeout", type=positive_float, metavar="S", help="with --wait: give up after S seconds"
     )

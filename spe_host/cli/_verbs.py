@@ -1,5 +1,5 @@
 """The verbs that talk to a running host: ``ls``, ``start``, ``receive``, ``wait``,
-``stop``, ``rm`` and ``attach``.
+``rm`` and ``attach`` (``stop`` has a module of its own, ``_stop.py``).
 
 Theory of operation
 -------------------
@@ -25,17 +25,17 @@ import argparse
 import dataclasses
 import os
 import sys
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from .._model import SessionState, StopOutcome, is_pattern
+from .._model import is_pattern
 from ..client import Client, connect
 from ._exits import EXIT_FAILED, EXIT_OK, UsageError
 from ._live import wait_with_progress, watch_sessions
-from ._output import PROG, err, print_json, print_sessions, print_table, session_json
+from ._output import PROG, err, print_json, print_sessions, session_json
 
-__all__ = ["attach", "connected", "ls", "receive", "rm", "start", "stop", "wait"]
+__all__ = ["attach", "connected", "ls", "receive", "rm", "start", "wait"]
 
 
 @asynccontextmanager
@@ -178,57 +178,8 @@ async def wait(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def stop(args: argparse.Namespace) -> int:
-    """``spe-host stop``: ask sessions to stop; exit 1 for no match or (--wait) no stop."""
-    if args.timeout is not None and not args.wait:
-        raise UsageError("--timeout goes with --wait")
-    async with connected(args) as client:
-        if args.what_if:
-            outcomes = await _would_stop(client, args.targets)
-        else:
-            outcomes = await client.stop(*args.targets)
-        unstopped: list[str] = []
-        requested = [sid for sid, outcome in outcomes.items() if outcome != StopOutcome.NOT_FOUND]
-        if args.wait and not args.what_if and requested:
-            await client.wait(*requested, timeout=args.timeout)
-            unstopped = [info.id for info in await client.sessions(*requested) if info.active]
-    if args.json:
-        print_json(outcomes)
-    else:
-        print_table(["SESSION", "OUTCOME"], _outcome_rows(outcomes, what_if=args.what_if))
-    missing = [sid for sid, outcome in outcomes.items() if outcome == StopOutcome.NOT_FOUND]
-    if missing:
-        err(f"no session matches {', '.join(map(repr, missing))}")
-    if unstopped:
-        err(f"still running{_after(args.timeout)}: {', '.join(unstopped)}")
-    return EXIT_FAILED if missing or unstopped else EXIT_OK
-
-
-def _outcome_rows(outcomes: Mapping[str, str], *, what_if: bool) -> list[list[str]]:
-    return [
-        [sid, "would stop" if what_if and outcome == StopOutcome.REQUESTED else str(outcome)]
-        for sid, outcome in outcomes.items()
-    ]
-
-
 def _after(timeout: float | None) -> str:
     return "" if timeout is None else f" after {timeout:g} s"
-
-
-async def _would_stop(client: Client, targets: Sequence[str]) -> dict[str, StopOutcome]:
-    """What ``stop`` would answer, from a listing: PowerShell's ``-WhatIf``."""
-    would = {
-        SessionState.RUNNING: StopOutcome.REQUESTED,
-        SessionState.STOPPING: StopOutcome.ALREADY_STOPPING,
-    }
-    outcomes: dict[str, StopOutcome] = {}
-    for target in targets:
-        infos = await client.sessions(target)
-        if not infos:
-            outcomes[target] = StopOutcome.NOT_FOUND
-        for info in infos:
-            outcomes.setdefault(info.id, would.get(info.state, StopOutcome.NOT_RUNNING))
-    return outcomes
 
 
 async def rm(args: argparse.Namespace) -> int:

@@ -5,7 +5,9 @@ yield. Its methods mirror the :class:`~spe_host.Host` cmdlet family and return t
 types of :mod:`spe_host._model` (``ExecutionResult``, ``SessionInfo``, ``StopOutcome``,
 ``StateChange``), so a caller does not care whether its host is in-process or remote.
 Each method is one request over the connection's :class:`~._mux.Multiplexer`, so any
-number of tasks may use one client at once.
+number of tasks may use one client at once. The facade comes in parts over
+:class:`~._base.ClientBase`: this module's cmdlet family and streams, and the stop with
+its tickets (:mod:`._stops`).
 
 Errors the host reports are raised as the classes the host raises in-process
 (``SessionNotFound``, ``SessionBusy``, ``PermissionDenied``, ...); a connection that
@@ -17,49 +19,21 @@ request only stops waiting for it: to stop code running in a session, call
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, suppress
-from typing import Any, TypeVar
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
-from .._errors import LocalProtocolError, RemoteProtocolError
-from .._model import (
-    Completion,
-    ExecutionResult,
-    OutputChunk,
-    ProgressReport,
-    SessionInfo,
-    StopOutcome,
-)
-from ..wire import (
-    JSON,
-    Complete,
-    Execute,
-    ListSessions,
-    Receive,
-    Remove,
-    Request,
-    Result,
-    Start,
-    Stop,
-    Wait,
-    Welcome,
-    from_json,
-)
+from .._model import Completion, ExecutionResult, OutputChunk, ProgressReport, SessionInfo
+from ..wire import Complete, Execute, ListSessions, Receive, Remove, Start, Wait, from_json
+from ._base import array_of
 from ._execute import InputCallback, run_execute
 from ._follow import StateWatch, Subscription, subscription, watching
-from ._mux import Multiplexer, next_event
+from ._stops import StopRequests
+from ._versions import LOOP_MODE, RUN_IDS
 
 __all__ = ["Client"]
 
-_T = TypeVar("_T")
 
-# Run ids and loop mode came with protocol 1.2. An older host would silently ignore
-# them: answer a receive with another run's result, or run loop-mode code in a worker
-# thread where trio calls fail. So a client refuses to ask an older host for them.
-_RUNS_AND_LOOP_MINOR = 2
-_WITHOUT_LOOP_MODE = "run without loop mode (reach the trio thread with spe.run_sync)"
-
-
-class Client:
+class Client(StopRequests):
     """A connection to an spe_host server; make one with :func:`~spe_host.connect`.
 
     Every method may be called from several tasks at once.
@@ -76,23 +50,6 @@ class Client:
         welcome: The host's welcome.
         timeout: Seconds to wait, at most, to tell the host a stream or a prompt ended.
     """
-
-    def __init__(self, mux: Multiplexer, welcome: Welcome, *, timeout: float = 5.0) -> None:
-        self.address = mux.address
-        self.role = welcome.role
-        self.server = welcome.server
-        self.pid = welcome.pid
-        self.version = welcome.version
-        self._mux = mux
-        self._timeout = timeout
-
-    def __repr__(self) -> str:
-        return f"<spe_host.Client {self.address} as {self.role}>"
-
-    @property
-    def closed(self) -> bool:
-        """Whether the connection has ended (requests then raise ConnectionLost)."""
-        return self._mux.closed
 
     # -- the cmdlet family ---------------------------------------------------------------
 
@@ -140,8 +97,7 @@ class Client:
             ConnectionLost: The connection ended first.
             LocalProtocolError: ``loop`` was asked of a host older than protocol 1.2.
         """
-        self._require_1_2("loop mode", _WITHOUT_LOOP_MODE, needed=loop)
-
+        self._require(LOOP_MODE, needed=loop)
         return await run_execute(
             self._mux,
             Execute(id=0, session=session, code=code, interactive=interactive, loop=loop),
@@ -183,7 +139,7 @@ class Client:
         """
         if (code is None) == (path is None):
             raise ValueError("give exactly one of code= or path= to say what to run")
-        self._require_1_2("loop mode", _WITHOUT_LOOP_MODE, needed=loop)
+        self._require(LOOP_MODE, needed=loop)
         value = await self._request(
             lambda request_id: Start(
                 id=request_id,
@@ -198,13 +154,6 @@ class Client:
         )
         return from_json(SessionInfo, value)
 
-    def _require_1_2(self, feature: str, instead: str, *, needed: bool) -> None:
-        if needed and int(self.version.split(".")[1]) < _RUNS_AND_LOOP_MINOR:
-            raise LocalProtocolError(
-                f"the host speaks protocol {self.version}, which has no {feature}; "
-                f"{instead}, or upgrade the host"
-            )
-
     async def sessions(self, *patterns: str, state: str | None = None) -> list[SessionInfo]:
         """List sessions whose ids match any pattern (all when none is given).
 
@@ -218,28 +167,7 @@ class Client:
         value = await self._request(
             lambda request_id: ListSessions(id=request_id, patterns=list(patterns), state=state)
         )
-        return [from_json(SessionInfo, item) for item in _array(value, "list")]
-
-    async def stop(self, *targets: str) -> dict[str, StopOutcome]:
-        """Ask sessions to stop at their next statement; returns at once.
-
-        Args:
-            *targets: Session ids or wildcards (at least one).
-
-        Returns:
-            The outcome per session: ``REQUESTED``, ``ALREADY_STOPPING``,
-            ``NOT_RUNNING``, or ``NOT_FOUND`` for a target that matched nothing.
-
-        Raises:
-            ValueError: No target was given.
-        """
-        if not targets:
-            raise ValueError("name at least one session (or a wildcard such as '*') to stop")
-        value = await self._request(lambda request_id: Stop(id=request_id, targets=list(targets)))
-        if isinstance(value, dict):
-            with suppress(ValueError):  # an outcome this client does not know
-                return {str(key): StopOutcome(outcome) for key, outcome in value.items()}
-        raise RemoteProtocolError("the answer to stop is not an object of outcomes")
+        return [from_json(SessionInfo, item) for item in array_of(value, "list")]
 
     async def wait(
         self, *sessions: str, timeout: float | None = None, any: bool = False
@@ -261,7 +189,7 @@ class Client:
         value = await self._request(
             lambda request_id: Wait(id=request_id, sessions=names, timeout=timeout, any=any)
         )
-        return [from_json(SessionInfo, item) for item in _array(value, "wait")]
+        return [from_json(SessionInfo, item) for item in array_of(value, "wait")]
 
     async def receive(
         self, session: str, run: str | None = None, *, keep: bool = False
@@ -287,7 +215,7 @@ class Client:
             LocalProtocolError: ``run`` is not a run id of ``session``, or the host
                 speaks a protocol older than 1.2, which has no run ids.
         """
-        self._require_1_2("run ids", "receive without a run id", needed=run is not None)
+        self._require(RUN_IDS, needed=run is not None)
         value = await self._request(
             lambda request_id: Receive(id=request_id, session=session, run=run, keep=keep)
         )
@@ -306,7 +234,7 @@ class Client:
         value = await self._request(
             lambda request_id: Remove(id=request_id, sessions=list(sessions), force=force)
         )
-        return [str(item) for item in _array(value, "remove")]
+        return [str(item) for item in array_of(value, "remove")]
 
     async def complete(
         self, session: str, text: str, cursor: int | None = None
@@ -328,7 +256,7 @@ class Client:
         value = await self._request(
             lambda request_id: Complete(id=request_id, session=session, text=text, cursor=position)
         )
-        return [from_json(Completion, item) for item in _array(value, "complete")]
+        return [from_json(Completion, item) for item in array_of(value, "complete")]
 
     def subscribe(
         self, session: str, from_offset: int = 0
@@ -383,18 +311,3 @@ class Client:
             :class:`~spe_host._model.StateChange`.
         """
         return watching(self._mux, list(patterns), locations=locations, timeout=self._timeout)
-
-    # -- plumbing ------------------------------------------------------------------------
-
-    async def _request(self, make: Callable[[int], Request]) -> JSON:
-        async with self._mux.request(make) as inbox:
-            while True:
-                event = await next_event(inbox)
-                if isinstance(event, Result):
-                    return event.value
-
-
-def _array(value: JSON, what: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise RemoteProtocolError(f"the answer to {what} is not an array")
-    return value

@@ -6,15 +6,20 @@ reaches it through :mod:`spe_host.service`. Modules, bottom up:
     _rewrite      the syntax-tree rewrite: an abort check before every statement
     _instrument   parse, check, rewrite and compile a script (imports no trio)
     _events       Broadcast, the one "something changed" notifier
-    _streams      per-session stdout/stderr/stdin routing, the bounded output buffer
-    _checkpoint   the abort check: whose stop it is, and the fast-path flags
+    _streams      the bounded output buffer, batched writes, byte offsets
+    _redirect     per-context stdout/stderr/stdin routing to the running session
+    _checkpoint   the abort check: whose stop it is, the fast-path flags, spe.critical zones
     _traceback    the script's own frames: tracebacks and the line running now
+    _blocked      what a pending stop waits for, read from the session thread's frames
+    _ticket       a stop ticket as the engine keeps it, changed in place
+    _stopping     a run's stop: its ticket, its deferral zones, its escalation (force)
     _thread       SessionThread: the one thread a session's synchronous statements run on
     _bridge       spe.run_sync / spe.run, and the note on a trio call from the wrong thread
     _watchdog     the guard that stops a loop-mode statement holding the event loop
     _modes        where statements run: worker mode (the session's thread) or loop mode
     _execution    one execution: its slot, its control (stop, abandon), its result, its streams
     _runs         run ids, and the results a session keeps until received
+    _handle       SpeHandle: the ``spe`` name inside a script
     _session      ScriptSession: state machine, namespace, progress
     _follow       Follower: a session's output and progress from a byte offset
     _complete     completion in a live namespace, off the trio thread

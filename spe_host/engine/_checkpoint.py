@@ -10,7 +10,9 @@ statement. :func:`checkpoint`, the slow path, then decides: it raises
 variable that :func:`running_as` sets for the duration of a run) is the stopped one,
 and not while a ``ScriptAborted`` (or, in a statement that awaits, the
 ``trio.Cancelled`` the stop caused) is being handled, so ``finally:`` blocks and
-``with`` exits run to completion.
+``with`` exits run to completion. Inside a stop-deferral zone (:func:`critical`,
+``spe.critical``) it stays quiet too: the stop lands at the first check after the zone.
+The fast path knows nothing of zones; they cost only a stopped script anything.
 
 :class:`StopFlags` keeps the flags of a host's namespaces together, because a
 function one session defined runs with that session's namespace as its globals
@@ -34,18 +36,19 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from .._errors import ScriptAborted
 from . import _instrument
-from ._streams import use_sink
+from ._redirect import use_sink
 
 if TYPE_CHECKING:
     from ._execution import Execution
 
-__all__ = ["StopFlags", "checkpoint", "running_as"]
+__all__ = ["StopFlags", "checkpoint", "critical", "running_as"]
 
 _running: contextvars.ContextVar[Execution | None] = contextvars.ContextVar(
     "spe_host_execution", default=None
@@ -81,9 +84,37 @@ def checkpoint() -> bool:
     execution = _running.get()
     if execution is None or not execution.stop_requested:
         return True
+    if execution.stop.zones:
+        return True  # a deferral zone: the stop lands after it
     if _aborted_is_being_handled():
         return True  # let finally blocks, except handlers and __exit__ finish
-    raise ScriptAborted(f"session {execution.session_id!r} was stopped")
+    raise execution.stop.abort(_caller_location(sys._getframe(1), execution.script_files))
+
+
+def _caller_location(frame: FrameType | None, script_files: set[str]) -> str:
+    while frame is not None:
+        if frame.f_code.co_filename in script_files:
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "before its first statement"
+
+
+@contextmanager
+def critical(reason: str) -> Iterator[None]:
+    """A stop-deferral zone for the execution running in this context (``spe.critical``).
+
+    Outside any execution (a function the embedding program calls itself) it does
+    nothing.
+    """
+    execution = _running.get()
+    if execution is None:
+        yield
+        return
+    try:
+        with execution.stop.zone(reason):
+            yield
+    finally:
+        execution.zone_ended()
 
 
 @contextmanager

@@ -13,7 +13,8 @@ it (:meth:`~Execution.abandon`), after it has asked it to stop and waited for it
 deadline; the stop stays requested, so an abandoned session thread still aborts at
 its next check when its native call returns.
 
-Stopping is cooperative. :meth:`~Execution.request_stop` raises the
+Stopping is cooperative. :meth:`~Execution.request_stop` makes the run's stop ticket
+(``_stopping``: who asked and why, where it landed), raises the
 ``__spe_abort__`` fast-path flag and cancels the scopes of awaiting statements; the
 next check calls :func:`checkpoint` (``_checkpoint``), which raises
 :class:`ScriptAborted` only if the execution running in *this context* (a context
@@ -21,7 +22,9 @@ variable) is the stopped one, and not while a ``ScriptAborted`` is being handled
 ``finally:`` blocks and ``with`` exits run to completion. The flag stays set, so a
 script that swallows the abort meets it again at its next check. In loop mode the
 host's watchdog stops a statement that holds the event loop too long the same way
-(:meth:`~Execution.stop_from_watchdog`), from its own thread.
+(:meth:`~Execution.stop_from_watchdog`), from its own thread. Inside a deferral zone
+(``spe.critical``) the checks stay quiet and awaits are not cancelled until the zone
+ends; :meth:`~Execution.force` escalates a stop that has not landed.
 
 The execution is also its session's stream sink (``_streams``): stdout and stderr go
 to the session's output buffer, and ``input()`` asks the client that submitted the
@@ -30,6 +33,8 @@ execution, or raises ``EOFError`` with a sentence where no answer can come.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -39,13 +44,15 @@ from typing import Any
 
 import trio
 
-from .._errors import ScriptAborted
-from .._model import ExecutionResult, ExecutionStatus
+from .._model import ExecutionResult, ExecutionStatus, StopPhase, StopTicket
 from . import _instrument
+from ._blocked import BlockedReader
 from ._checkpoint import StopFlags, checkpoint
 from ._modes import Outcome, run_statements
+from ._stopping import RunStop
 from ._streams import OutputBuffer
 from ._thread import SessionThread
+from ._ticket import Ticket
 from ._traceback import script_location
 from ._watchdog import Watchdog
 
@@ -59,6 +66,9 @@ __all__ = [
 
 #: Answers ``input()``: takes the prompt, returns the line (None for end-of-file).
 InputHandler = Callable[[str], Awaitable[str | None]]
+
+# trio 0.30 and later take the reason a scope is cancelled for, and show it.
+_CANCEL_TAKES_REASON = "reason" in inspect.signature(trio.CancelScope.cancel).parameters
 
 
 def _stopped_before_a_slot(session_id: str) -> str:
@@ -100,6 +110,7 @@ class Execution:
             this namespace).
         loop: Run synchronous statements in the trio thread (loop mode).
         watchdog: Stops loop-mode statements that hold the loop too long.
+        on_change: Announces a change of the run's stop ticket (from any thread).
     """
 
     def __init__(
@@ -119,6 +130,7 @@ class Execution:
         flags: StopFlags | None = None,
         loop: bool = False,
         watchdog: Watchdog | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.session_id = session_id
         self.run_id = run
@@ -138,6 +150,8 @@ class Execution:
         self.loop = loop
         self.watchdog = watchdog if watchdog is not None else Watchdog(None)
         self.stop_requested = False
+        self.stop = RunStop(session_id, run, on_change or _nothing)
+        self._blocked = BlockedReader()
         self.result: ExecutionResult | None = None
         self.finished = trio.Event()
         self._thread: int | None = None  # the thread running a statement now, if any
@@ -148,17 +162,63 @@ class Execution:
         self._abandoned_at: str | None = None
         self._guard_note = ""
         self._coroutine: CoroutineType[Any, Any, Any] | None = None
-        self._partial_line = ""
         self._value: str | None = None
 
     # -- control -----------------------------------------------------------------
 
-    def request_stop(self) -> None:
-        """Ask the execution to stop at its next check; returns at once (trio thread)."""
+    def request_stop(
+        self, requested_by: str = "embedding program", reason: str | None = None
+    ) -> Ticket:
+        """Ask the execution to stop at its next check; returns at once (trio thread).
+
+        Args:
+            requested_by: Who asks, for people (the ticket and the abort name them).
+            reason: Why, or None.
+
+        Returns:
+            The run's stop ticket: made by the first request, the same one after.
+        """
+        ticket = self.stop.request(requested_by, reason)
         self.stop_requested = True
         self.flags.raise_for(self)
+        if not self.stop.zones:
+            self._cancel_scopes()
+        if ticket.pending:
+            self.blocked_in()  # the wait for the stop counts from the request on
+        return ticket
+
+    def force(self) -> None:
+        """Escalate a requested stop that has not landed (``_stopping``; trio thread)."""
+        self.stop.force(loop=self.loop, awaiting=self._coroutine is not None or bool(self._scopes))
+
+    def blocked_in(self) -> str | None:
+        """While the stop is pending: the call the session thread waits in, or None."""
+        ticket = self.stop.ticket
+        thread = self._thread
+        if ticket is None or not ticket.pending or thread is None or thread == self._trio_thread:
+            return None
+        return self._blocked.read(thread, self.script_files)
+
+    def ticket_value(self) -> StopTicket | None:
+        """The run's stop ticket now (a pending one with ``blocked_in`` read now), or None."""
+        value = self.stop.value
+        if value is not None and value.phase is StopPhase.REQUESTED:
+            value = dataclasses.replace(value, blocked_in=self.blocked_in())
+        return value
+
+    def zone_ended(self) -> None:
+        """A deferral zone ended: in the trio thread, a pending stop ends awaits again."""
+        in_trio_thread = threading.get_ident() == self._trio_thread
+        if self.stop_requested and not self.stop.zones and in_trio_thread:
+            self._cancel_scopes()
+
+    def _cancel_scopes(self) -> None:
+        reason = self.stop.message() if _CANCEL_TAKES_REASON else None
         for scope in self._scopes:
-            scope.cancel()
+            if reason is None:
+                scope.cancel()
+            else:
+                scope.cancel(reason=reason)
 
     def stop_from_watchdog(self, held: float, timeout: float) -> None:
         """Stop a loop-mode statement holding the loop (from the watchdog's thread).
@@ -199,6 +259,7 @@ class Execution:
         """Run to the end and return the result (also stored in ``result``)."""
         started_at = time.time()
         start_offset = self.output.end_offset
+        self.output.take_line_tail()  # input()'s prompt is this run's own text
         self._token = trio.lowlevel.current_trio_token()
         self._trio_thread = threading.get_ident()
         self.namespace[_instrument.CHECK_NAME] = checkpoint
@@ -216,6 +277,7 @@ class Execution:
                     if self.limiter is not None:
                         self.limiter.release()
             else:
+                self.stop.landed("waiting for a free worker slot (max_running)")
                 outcome = ExecutionStatus.ABORTED, _stopped_before_a_slot(self.session_id)
         finally:
             self._thread_scope = None
@@ -242,6 +304,7 @@ class Execution:
             finished_at=time.time(),
             run=self.run_id,
         )
+        self.stop.finish(status, self.result.finished_at)
         self.finished.set()
         return self.result
 
@@ -259,7 +322,7 @@ class Execution:
         """A cancel scope that :meth:`request_stop` cancels (at once if it came already)."""
         with trio.CancelScope(shield=shield) as scope:
             self._scopes.add(scope)
-            if self.stop_requested:
+            if self.stop_requested and not self.stop.zones:
                 scope.cancel()
             try:
                 yield scope
@@ -270,16 +333,13 @@ class Execution:
         """``await afn(*args)`` in the trio thread, ended by a stop (``spe.run``)."""
         with self._stoppable():
             return await afn(*args)
-        raise ScriptAborted(f"session {self.session_id!r} was stopped")
+        name = getattr(afn, "__qualname__", None) or type(afn).__name__
+        raise self.stop.abort(f"cancelled while awaiting spe.run({name})")
 
     # -- the stream sink (any thread) --------------------------------------------
 
     def write(self, text: str) -> None:
         """Take the execution's stdout/stderr text."""
-        newline = text.rfind("\n")
-        self._partial_line = (text[newline + 1 :] if newline >= 0 else self._partial_line + text)[
-            -200:
-        ]
         self.output.write(text)
 
     def readline(self) -> str:
@@ -301,8 +361,9 @@ class Execution:
                 "input() cannot wait for an answer inside a statement that awaits or in "
                 "a thread the script started; read input in a statement of its own"
             )
-        prompt, self._partial_line = self._partial_line, ""
-        return trio.from_thread.run(self._ask, prompt, trio_token=self._token)
+        prompt = self.output.take_line_tail()
+        with self.stop.hop():
+            return trio.from_thread.run(self._ask, prompt, trio_token=self._token)
 
     async def _ask(self, prompt: str) -> str:
         handler = self.input_handler
@@ -312,4 +373,8 @@ class Execution:
             if answer is None:
                 return ""  # end-of-file: input() raises EOFError
             return answer if answer.endswith("\n") else answer + "\n"
-        raise ScriptAborted(f"session {self.session_id!r} was stopped")
+        raise self.stop.abort("cancelled while awaiting input()")
+
+
+def _nothing() -> None:
+    pass

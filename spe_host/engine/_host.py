@@ -242,11 +242,28 @@ class Host(Registry):
 
     # -- Stop / Receive / Remove ------------------------------------------------
 
-    def stop(self, *ids_or_patterns: str) -> dict[str, StopOutcome]:
+    def stop(
+        self,
+        *ids_or_patterns: str,
+        reason: str | None = None,
+        force: bool = False,
+        requested_by: str = "embedding program",
+    ) -> dict[str, StopOutcome]:
         """Ask sessions to stop at their next statement; never waits, never removes.
+
+        Each requested stop gets a ticket (:meth:`stop_ticket`, ``docs/stops.md``):
+        who asked and why, then where it landed and how the run ended. A repeated
+        stop of the same run keeps its ticket (the first reason wins).
 
         Args:
             *ids_or_patterns: Session ids or wildcards.
+            reason: Why, for people: the ticket and the script's abort show it.
+            force: Escalate if the stop has not landed (also on a run already
+                stopping): raise the abort asynchronously in the session's thread,
+                so a loop in uninstrumented Python library code stops too. Not in
+                loop mode, and not inside a ``spe.critical`` zone (the ticket's
+                ``note`` says so).
+            requested_by: Who asks, for people (the service passes its principal).
 
         Returns:
             The outcome for each session (``requested``, ``already_stopping``,
@@ -260,7 +277,7 @@ class Host(Registry):
                 outcomes[target] = StopOutcome.NOT_FOUND
             for session in matched:
                 if session.id not in outcomes:
-                    outcomes[session.id] = session._request_stop()
+                    outcomes[session.id] = session._request_stop(requested_by, reason, force)
         if any(o is StopOutcome.REQUESTED for o in outcomes.values()):
             self._notify()
         return outcomes

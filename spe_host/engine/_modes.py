@@ -46,6 +46,7 @@ import trio
 from .._errors import ScriptAborted
 from .._model import ExecutionStatus
 from . import _instrument
+from ._blocked import awaited_in
 from ._bridge import explain_trio_misuse
 from ._checkpoint import checkpoint, running_as
 from ._traceback import format_error
@@ -102,17 +103,21 @@ def _run_in_thread(ex: Execution, statements: list[_instrument.Statement] | None
                 except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
                     return _syntax_error(exc)
             try:
-                if ex.stop_requested:
-                    checkpoint()
-                for statement in statements:
-                    if statement.is_async:
+                # A forced stop (``_stopping``) may land only in here, and never
+                # while the thread waits for the trio thread (a hop).
+                with ex.stop.forceable(threading.get_ident()):
+                    if ex.stop_requested:
                         checkpoint()
-                        value = trio.from_thread.run(
-                            run_async, ex, statement.code, trio_token=ex._token
-                        )
-                    else:
-                        value = _run_sync(ex, statement)
-                    _show(ex, statement, value)
+                    for statement in statements:
+                        if statement.is_async:
+                            checkpoint()
+                            with ex.stop.hop():
+                                value = trio.from_thread.run(
+                                    run_async, ex, statement.code, trio_token=ex._token
+                                )
+                        else:
+                            value = _run_sync(ex, statement)
+                        _show(ex, statement, value)
             except BaseException as exc:
                 return _ended_by(ex, exc)
         return ExecutionStatus.COMPLETED, None
@@ -165,10 +170,9 @@ def _hold_loop(ex: Execution, statement: _instrument.Statement) -> tuple[Any, in
         ex._thread = None
         if held >= HOLD_REPORT:
             ex.output.write(
-                f"{chr(10) if ex._partial_line else ''}spe_host: this statement held "
+                f"{chr(10) if ex.output.take_line_tail() else ''}spe_host: this statement held "
                 f"the app's event loop for {held:.2f} s (loop mode)\n"
             )
-            ex._partial_line = ""
     # After a long hold the loop gets a few scheduling rounds to catch up: a stop
     # that arrived meanwhile passes through several tasks (its socket's reader,
     # its request's task) before it reaches the host, and trio runs the tasks of
@@ -189,7 +193,8 @@ async def run_async(ex: Execution, code: CodeType) -> Any:
             raise
         finally:
             ex._coroutine = None
-    raise ScriptAborted(f"session {ex.session_id!r} was stopped").with_traceback(where)
+    awaited = awaited_in(where, ex.script_files)
+    raise ex.stop.abort(f"cancelled while awaiting {awaited}").with_traceback(where)
 
 
 # -- shared by both --------------------------------------------------------------------
@@ -211,10 +216,23 @@ def _show(ex: Execution, statement: _instrument.Statement, value: Any) -> None:
 
 def _ended_by(ex: Execution, exc: BaseException) -> Outcome:
     if isinstance(exc, ScriptAborted):
+        ticket = ex.stop.ticket
+        if ticket is not None and ticket.pending:
+            # Raised outside a check (a forced abort, or the script's own): it
+            # landed where the traceback ends.
+            ex.stop.landed(_innermost(exc.__traceback__))
         return ExecutionStatus.ABORTED, format_error(exc, ex.script_files) + ex._guard_note
     # Anything else - SystemExit included - fails the script, not the host.
     note = None if ex.loop else explain_trio_misuse(exc)
     return ExecutionStatus.FAILED, format_error(exc, ex.script_files) + (note or "")
+
+
+def _innermost(tb: TracebackType | None) -> str:
+    where = "an unknown line"
+    while tb is not None:
+        where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
 
 
 def _syntax_error(exc: SyntaxError | ValueError | RecursionError | MemoryError) -> Outcome:

@@ -10,12 +10,14 @@ that run, stop and remove code.
 
 Nothing here polls for state. The host fires one
 :class:`~spe_host.engine._events.Broadcast` when a session starts, stops, finishes or
-goes (``wait`` and idle expiry wait on it); each session tells the registry of its own
-changes of state and progress, in the trio thread, and the registry passes them to the
-watchers that match (see ``_watch``). The one value no event announces is the line a
-running script is on: it is read from the session thread's frame, so for a watcher
-that asks for locations the registry samples the running sessions it watches every
-:data:`LOCATION_INTERVAL` seconds and offers the ones whose line moved.
+goes (``wait`` waits on it; idle expiry keeps a heap of its own, ``_lifetime``); each
+session tells the registry of its own changes of state and progress, in the trio
+thread, and the registry passes them to the watchers that match (see ``_watch``).
+The one value no event announces is the line a running script is on: it is read
+from the session thread's frame, so for a watcher that asks for locations the
+registry samples the running sessions it watches every :data:`LOCATION_INTERVAL`
+seconds and offers the ones whose line moved, or whose pending stop's ``blocked_in``
+changed.
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from typing import Any
 
 import trio
 
-from .._errors import SessionNotFound
+from .._errors import NoResult, SessionNotFound
 from .._model import (
     Completion,
     Progress,
     RequestLimits,
     SessionState,
     StateChange,
+    StopTicket,
     check_session_id,
     is_pattern,
 )
@@ -42,6 +45,7 @@ from ._checkpoint import StopFlags
 from ._complete import CompletionSlots, complete
 from ._events import Broadcast
 from ._follow import DEFAULT_CHUNK_CHARS, Follower
+from ._lifetime import IdleExpiry
 from ._match import Patterns
 from ._runs import check_keep_results
 from ._session import ScriptSession
@@ -81,6 +85,7 @@ class Registry:
         self._sessions: dict[str, ScriptSession] = {}
         self._fresh_ids = itertools.count(1)
         self._changed = Broadcast()
+        self._expiry = IdleExpiry()
         self._flags = StopFlags()
         self._script_files: set[str] = set()
         self._watchers: set[Watcher] = set()
@@ -124,6 +129,36 @@ class Registry:
             raise SessionNotFound(
                 f"no session has the id {id!r}; list the sessions to see which exist"
             ) from None
+
+    # -- Stop tickets -------------------------------------------------------------
+
+    def stop_ticket(self, id: str) -> StopTicket | None:
+        """The stop ticket of the session's current or last run (None: it had no stop).
+
+        Raises:
+            SessionNotFound: No session has that id.
+        """
+        return self.session(id).stop_ticket()
+
+    def tickets(self) -> list[StopTicket]:
+        """Every stop ticket the host keeps (they go with their runs' results), newest first."""
+        found = [ticket for session in self._sessions.values() for ticket in _kept(session)]
+        return sorted(found, key=lambda ticket: ticket.requested_at, reverse=True)
+
+    def ticket(self, ticket_id: str) -> StopTicket:
+        """The stop ticket with this id.
+
+        Raises:
+            NoResult: The host keeps no such ticket (it went with its run's result).
+        """
+        for session in self._sessions.values():
+            for ticket in _kept(session):
+                if ticket.id == ticket_id:
+                    return ticket
+        raise NoResult(
+            f"the host keeps no stop ticket {ticket_id!r}: it went with its run's result, "
+            "or never existed; list the tickets to see which are kept"
+        )
 
     # -- Wait / Watch / Follow / Complete ----------------------------------------
 
@@ -197,7 +232,7 @@ class Registry:
             watcher.close()
 
     async def _sample_locations(self, watcher: Watcher) -> None:
-        seen: dict[str, str | None] = {}
+        seen: dict[str, tuple[str | None, str | None]] = {}
         while True:
             await trio.sleep(LOCATION_INTERVAL)
             running = {
@@ -206,7 +241,11 @@ class Registry:
             for session_id in seen.keys() - running.keys():
                 del seen[session_id]
             for session_id, session in running.items():
-                where = session.location
+                # A pending stop's wait (blocked_in, with its growing duration) is
+                # news too, so a listing shows it live.
+                execution = session._execution
+                blocked = None if execution is None else execution.blocked_in()
+                where = (session.location, blocked)
                 # A run's start was announced with no line yet: its first line is news.
                 if seen.get(session_id) != where:
                     watcher.offer(session)
@@ -271,6 +310,7 @@ class Registry:
             on_change=self._session_changed,
         )
         self._sessions[id] = session
+        self._expiry.add(session)
         self._session_changed(session)
         return session
 
@@ -303,3 +343,12 @@ class Registry:
 
     def _notify(self) -> None:
         self._changed.fire()
+
+
+def _kept(session: ScriptSession) -> list[StopTicket]:
+    # The current run's ticket as it is now (a pending one reads blocked_in).
+    current = session.stop_ticket()
+    return [
+        current if current is not None and t.value.id == current.id else t.value
+        for t in session.runs.tickets
+    ]

@@ -16,6 +16,10 @@ as from a queue; with a run id it takes that one. When a run finishes while ``ke
 waiting already, the oldest goes; the session's output stream and the host's log
 say so, naming the run, so the loss is never silent.
 
+A run's stop ticket (``_ticket``) is kept with its result, and the current or last
+run's ticket always: it goes when the result goes (received, or dropped) and a
+newer run has started.
+
 Everything here runs in the trio thread, like the session's state changes.
 """
 
@@ -27,6 +31,7 @@ import time
 from .._errors import NoResult, SessionBusy
 from .._model import ExecutionResult, SessionState, parse_run_id, run_id
 from ._streams import OutputBuffer
+from ._ticket import Ticket
 
 __all__ = ["DEFAULT_KEEP_RESULTS", "Runs", "check_keep_results", "dropped_result_line"]
 
@@ -70,6 +75,7 @@ class Runs:
         self._output = output
         # Insertion order is run order: the first key is the oldest unreceived result.
         self._kept: dict[str, ExecutionResult] = {}
+        self._tickets: dict[str, Ticket] = {}
 
     @property
     def current(self) -> str | None:
@@ -81,11 +87,30 @@ class Runs:
         """The unreceived results, oldest first."""
         return list(self._kept.values())
 
+    @property
+    def tickets(self) -> list[Ticket]:
+        """The stop tickets kept, oldest run first."""
+        return list(self._tickets.values())
+
+    def ticket(self, run: str | None) -> Ticket | None:
+        """The stop ticket of ``run`` if one is kept."""
+        return None if run is None else self._tickets.get(run)
+
+    def add_ticket(self, ticket: Ticket) -> None:
+        """Keep the current run's stop ticket (with its result, later)."""
+        self._tickets[ticket.value.run] = ticket
+
+    def _forget_tickets(self) -> None:
+        current = self.current
+        for run in [r for r in self._tickets if r != current and r not in self._kept]:
+            del self._tickets[run]
+
     def begin(self) -> str:
         """Number a new run; return its id."""
         self.count += 1
         self.started_at = time.time()
         self.ended_at = None
+        self._forget_tickets()
         return run_id(self.session_id, self.count)
 
     def end(self, result: ExecutionResult | None) -> None:
@@ -104,10 +129,12 @@ class Runs:
                 dropped,
                 self.keep,
             )
+        self._forget_tickets()
 
     def delivered(self, run: str) -> None:
         """``run``'s result reached whoever waited for it: it is not kept for a receive."""
         self._kept.pop(run, None)
+        self._forget_tickets()
 
     def take(self, run: str | None, *, keep: bool, state: SessionState) -> ExecutionResult:
         """The result of ``run`` (None: the oldest unreceived), forgotten unless ``keep``.
@@ -150,7 +177,11 @@ class Runs:
                         "you receive its result"
                     )
                 raise NoResult(self._unknown(run))
-        return self._kept[run] if keep else self._kept.pop(run)
+        if keep:
+            return self._kept[run]
+        result = self._kept.pop(run)
+        self._forget_tickets()
+        return result
 
     def _unknown(self, run: str) -> str:
         kept = ", ".join(self._kept) or "none"

@@ -15,17 +15,19 @@ Changes are announced, never polled for. A change of state or progress fires the
 session's :class:`~spe_host.engine._streams.Signal`, which reaches the trio thread
 once per batch however many threads fire it; there it wakes ``wait_changed``, tells
 the host's watchers (the ``on_change`` callback), and, like every batch of output,
-wakes the session's followers.
+wakes the session's followers. A change of the run's stop ticket (``_ticket``: its
+phase, a deferral zone, a force) fires the same signal, from whichever thread made it.
 """
 
 from __future__ import annotations
 
 import builtins
+import math
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import trio
 
@@ -37,11 +39,13 @@ from .._model import (
     SessionInfo,
     SessionState,
     StopOutcome,
+    StopTicket,
 )
-from . import _bridge, _instrument
+from . import _instrument
 from ._checkpoint import StopFlags, checkpoint
 from ._events import Broadcast
 from ._execution import Execution, InputHandler
+from ._handle import SpeHandle
 from ._runs import DEFAULT_KEEP_RESULTS, Runs
 from ._streams import OutputBuffer, Signal
 from ._thread import SessionThread
@@ -49,80 +53,9 @@ from ._watchdog import Watchdog
 
 __all__ = ["ScriptSession", "SpeHandle"]
 
-T = TypeVar("T")
-
 # A session keeps the sources of its last executions for tracebacks of functions it
 # defined; older ones are forgotten so a long-lived session does not grow forever.
 _KEPT_SOURCES = 200
-
-
-class SpeHandle:
-    """The ``spe`` name inside a script: the script's view of its own session."""
-
-    def __init__(self, session: ScriptSession) -> None:
-        self._session = session
-
-    @property
-    def id(self) -> str:
-        """The session's id."""
-        return self._session.id
-
-    @property
-    def stopping(self) -> bool:
-        """True once this session's running execution has been asked to stop.
-
-        Library loops that the abort check cannot reach can poll it.
-        """
-        execution = self._session._execution
-        return execution is not None and execution.stop_requested
-
-    def progress(self, percent: float | None = None, message: str | None = None) -> None:
-        """Report progress; ``percent`` is clamped to 0-100.
-
-        Args:
-            percent: How far along, 0 to 100 (None to leave it unknown).
-            message: What is happening now.
-        """
-        if percent is not None:
-            percent = min(100.0, max(0.0, float(percent)))
-        self._session.progress = Progress(percent, None if message is None else str(message))
-        self._session._changed.fire()
-
-    def checkpoint(self) -> None:
-        """Stop here if this execution has been asked to stop."""
-        checkpoint()
-
-    def run_sync(self, fn: Callable[..., T], *args: Any) -> T:
-        """Call ``fn(*args)`` in the app's trio thread and return what it returns.
-
-        trio's synchronous API (``event.set()``, ``nursery.start_soon(...)``,
-        ``channel.send_nowait(x)``) works only in the trio thread, not on the
-        session's worker thread. In loop mode, or in a statement that awaits, this
-        just calls ``fn``.
-
-        Raises:
-            Exception: Whatever ``fn`` raises.
-        """
-        session = self._session
-        return _bridge.run_sync(session._token, session._trio_thread, fn, *args)
-
-    def run(self, async_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run ``await async_fn(*args)`` in the app's trio thread and wait for it.
-
-        For worker-mode statements; a stop of the session cancels the call. In
-        loop mode, or in a statement that awaits, write ``await async_fn(...)``.
-
-        Raises:
-            RuntimeError: Called in the trio thread, where it cannot wait.
-            Exception: Whatever ``async_fn`` raises.
-        """
-        session = self._session
-        return _bridge.run(
-            session._token, session._trio_thread, session._execution, async_fn, *args
-        )
-
-    def __repr__(self) -> str:
-        return f"<spe handle of session {self.id!r}>"
 
 
 class ScriptSession:
@@ -163,6 +96,11 @@ class ScriptSession:
         # The one record of use is on the trio clock (idle expiry's, which tests can
         # mock); last_accessed is read from it.
         self._created_clock = self._touched_at = trio.current_time()
+        # info() is read for every session of a listing: the Unix times it gives are
+        # converted once (last_accessed once per touch), not at every look.
+        self._created_unix = self.created_at.timestamp()
+        self._accessed_clock = math.nan
+        self._accessed_unix = self._created_unix
         self.progress = Progress()
         # Followers wait for output or a change, whichever comes first.
         self._activity = Broadcast()
@@ -246,6 +184,12 @@ class ScriptSession:
         """When the session was last used (UTC); idle expiry slides from here."""
         return self.created_at + timedelta(seconds=self._touched_at - self._created_clock)
 
+    def _last_accessed_unix(self) -> float:
+        if self._accessed_clock != self._touched_at:
+            self._accessed_clock = self._touched_at
+            self._accessed_unix = self.last_accessed.timestamp()
+        return self._accessed_unix
+
     def touch(self) -> None:
         """Mark the session used now; idle expiry slides from here."""
         self._touched_at = trio.current_time()
@@ -300,6 +244,7 @@ class ScriptSession:
             thread=self._thread,
             loop=loop,
             watchdog=watchdog,
+            on_change=self._changed.fire,
         )
         self._execution = execution
         self.progress = Progress()
@@ -323,15 +268,32 @@ class ScriptSession:
         assert result is not None  # run() returns a result or raises
         return result
 
-    def _request_stop(self) -> StopOutcome:
-        if self._state is SessionState.STOPPING:
-            return StopOutcome.ALREADY_STOPPING
+    def _request_stop(
+        self,
+        requested_by: str = "embedding program",
+        reason: str | None = None,
+        force: bool = False,
+    ) -> StopOutcome:
         execution = self._execution
+        if self._state is SessionState.STOPPING:
+            if force and execution is not None:
+                execution.force()
+            return StopOutcome.ALREADY_STOPPING
         if self._state is not SessionState.RUNNING or execution is None:
             return StopOutcome.NOT_RUNNING
-        execution.request_stop()
+        self.runs.add_ticket(execution.request_stop(requested_by, reason))
         self._set_state(SessionState.STOPPING)
+        if force:
+            execution.force()
         return StopOutcome.REQUESTED
+
+    def stop_ticket(self) -> StopTicket | None:
+        """The stop ticket of the current or last run, or None if it had no stop."""
+        execution = self._execution
+        if execution is not None:
+            return execution.ticket_value()
+        ticket = self.runs.ticket(self.runs.current)
+        return None if ticket is None else ticket.value
 
     def _abandon(self) -> None:
         execution = self._execution
@@ -387,11 +349,12 @@ class ScriptSession:
             progress_message=progress.message,
             location=self.location,
             last_status=self._last_status,
-            created_at=self.created_at.timestamp(),
-            last_accessed=self.last_accessed.timestamp(),
+            created_at=self._created_unix,
+            last_accessed=self._last_accessed_unix(),
             autodispose=self.autodispose,
             output_offset=self.output.end_offset,
             run=self.runs.current,
             run_started_at=self.runs.started_at,
             run_ended_at=self.runs.ended_at,
+            stop=self.stop_ticket(),
         )

@@ -28,14 +28,15 @@ from typing import Any
 
 from .._errors import ScriptAborted
 
-__all__ = ["format_error", "script_location"]
+__all__ = ["format_error", "is_internal", "script_location"]
 
 # Frames of any spe_host module (the whole package, not just the engine) are internal.
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @functools.lru_cache(maxsize=1024)
-def _is_internal(filename: str) -> bool:
+def is_internal(filename: str) -> bool:
+    """True for a file of spe_host itself."""
     return os.path.dirname(os.path.abspath(filename)) == _PACKAGE_DIR
 
 
@@ -43,7 +44,7 @@ def _trim(te: traceback.TracebackException, seen: set[int]) -> None:
     if id(te) in seen:
         return
     seen.add(id(te))
-    kept = [frame for frame in te.stack if not _is_internal(frame.filename)]
+    kept = [frame for frame in te.stack if not is_internal(frame.filename)]
     te.stack = traceback.StackSummary.from_list(kept)
     for linked in (te.__cause__, te.__context__):
         if linked is not None:
@@ -59,7 +60,7 @@ def format_error(exc: BaseException, script_files: set[str]) -> str:
     tb: TracebackType | None = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename not in script_files:
         tb = tb.tb_next
-    if type(exc) is ScriptAborted:
+    if isinstance(exc, ScriptAborted):
         return _format_abort(exc, tb, script_files)
     te = traceback.TracebackException(type(exc), exc, tb, compact=True)
     _trim(te, set())

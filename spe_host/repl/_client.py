@@ -48,7 +48,9 @@ class ReplClient(Protocol):
 
     async def sessions(self, *patterns: str, state: str | None = None) -> list[SessionInfo]: ...
 
-    async def stop(self, *targets: str) -> dict[str, StopOutcome]: ...
+    async def stop(
+        self, *targets: str, reason: str | None = None, force: bool = False
+    ) -> dict[str, StopOutcome]: ...
 
     async def wait(
         self, *sessions: str, timeout: float | None = None, any: bool = False

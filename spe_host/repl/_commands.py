@@ -38,8 +38,9 @@ META_COMMANDS: dict[str, str] = {
 _KEYS_HELP = """\
 Keys: Enter runs a complete statement (a blank line ends a block); Esc Enter runs the
 input as it is; Tab completes from the session's live namespace; Ctrl-C at the prompt
-clears the line, while a statement runs it stops the session (press it three times to
-stop waiting); Ctrl-D on an empty line detaches and leaves the session running."""
+clears the line, while a statement runs it stops the session (a second time forces the
+stop, a third stops waiting); Ctrl-D on an empty line detaches and leaves the session
+running."""
 
 _DETACH = frozenset({"detach", "exit", "quit"})
 

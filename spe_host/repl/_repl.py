@@ -24,7 +24,8 @@ you were away is replayed first (``_history.py``, which also keeps the input his
 The toolbar's view of the session (``Repl.info``) is read once when the REPL attaches,
 then kept fresh by the host: the REPL watches the attached session (``Client.watch``)
 and each pushed change replaces ``info`` and redraws the prompt, so a job that another
-client starts, its progress and its end show at once, with no polling. ``%session``
+client starts, its progress and its end show at once, with no polling; while a
+statement runs, the same pushes tell what a pending stop waits for (``_interrupt.py``). ``%session``
 ends that watch and watches the new session.
 
 This module is the loop itself: attach, prompt, run what was typed (a ``%`` command
@@ -229,6 +230,7 @@ class Repl:
         if info.id != self.session:
             return
         self.info = None if info.state == SessionState.CLOSED else info
+        self.interrupts.changed(self.info)
         app = self.screen.app
         if app is None:
             return

@@ -123,6 +123,6 @@ def token_admit(tokens: TokenTable, throttle: FailureThrottle) -> Admit:
                 throttle.record_failure(host, f"{exc} (connection from {shown})")
                 raise
         throttle.reset(host)
-        return Principal(role, shown)
+        return Principal(role, shown, requester=f"{role} at {shown}")
 
     return admit

@@ -12,8 +12,12 @@ the connection stays open; anything else is logged and answered ``internal``.
 ``Host.execute``), never in the connection's, so a client that goes away does not stop
 it. Beside it, a follower forwards the session's output and progress from the offset
 it had when the run was submitted; when the run ends the rest is flushed, then
-``done``. ``input()`` flushes what was printed before it, sends ``input_request`` and
-waits for the matching ``input_reply``; a connection that is gone answers end-of-file.
+``done``. The follower is a task of the connection, cancelled as the run ends, so
+``done`` never waits for it to wind down: a run that printed nothing is answered in
+the scheduling pass that sees it end, and the count shutdown waits on drops when
+``done`` is written. ``input()`` flushes what was printed before it, sends
+``input_request`` and waits for the matching ``input_reply``; a connection that is
+gone answers end-of-file.
 A lock per run keeps the follower's chunks in order when the input handler flushes.
 
 **Streams.** ``subscribe`` follows a session's output until the session is removed or
@@ -31,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .._errors import ConnectionLost, LocalProtocolError, SessionBusy, SpeError
-from .._model import ExecutionResult, Progress
+from .._model import Progress, StopTicket
 from ..service import InputHandler, Operation
 from ..wire import (
     Complete,
@@ -47,6 +51,8 @@ from ..wire import (
     StateChanged,
     Stop,
     Subscribe,
+    Ticket,
+    Tickets,
     Wait,
     Watch,
     to_json,
@@ -93,6 +99,8 @@ class Requests:
             Start: self._start,
             ListSessions: self._list,
             Stop: self._stop,
+            Ticket: self._ticket,
+            Tickets: self._tickets,
             Wait: self._wait,
             Receive: self._receive,
             Remove: self._remove,
@@ -184,53 +192,58 @@ class Requests:
         self._core.refuse_new_work()
         run = Run(self._service.output_offset(principal, request.session))
         self._core.execute_started()
+        counted = True
+        # The follower is a task of the connection, not of this request: when the run
+        # ends, `done` goes out at once instead of after the follower has wound down.
+        following = trio.CancelScope()
+        self._conn.spawn(self._follow_run, request, run, following)
         try:
-            result: ExecutionResult | None = None
-            failure: SpeError | None = None
-            async with trio.open_nursery() as followers:
-                followers.start_soon(self._follow_run, request, run)
-                try:
-                    result = await self._service.execute(
-                        principal,
-                        request.session,
-                        request.code,
-                        interactive=request.interactive,
-                        input_handler=self._input_handler(request, run),
-                        loop=request.loop,
-                    )
-                except SpeError as exc:
-                    failure = exc
-                followers.cancel_scope.cancel()
-            if failure is not None:
-                raise failure
-            assert result is not None
+            try:
+                result = await self._service.execute(
+                    principal,
+                    request.session,
+                    request.code,
+                    interactive=request.interactive,
+                    input_handler=self._input_handler(request, run),
+                    loop=request.loop,
+                )
+            finally:
+                following.cancel()
             if run.follower is not None:
                 # What the follower had no time to forward before it was cancelled.
-                async with run.lock:
-                    await self._sender.drain(request.id, request.session, run)
-            written = trio.Event()
-            await self._sender.send_result(lambda r: Done(id=request.id, result=r), result, written)
-            # Shutdown waits for this: `done` has reached the stream, not just a queue.
-            await written.wait()
-        finally:
-            self._core.execute_finished()
-
-    async def _follow_run(self, request: Execute, run: Run) -> None:
-        # Runs once service.execute has yielded, so a new session exists by now; and if
-        # execute failed, this checkpoint is where we are cancelled.
-        await trio.lowlevel.checkpoint()
-        try:
-            # The run starts with no progress; only what the script reports is news.
-            run.follower = self._service.follow(
-                self._conn.principal,
-                request.session,
-                run.offset,
-                chunk_chars=self._core.output_chunk,
-                progress=Progress(),
+                await self._sender.drain(request.id, request.session, run)
+            # Shutdown waits until `done` has reached the stream, not just a queue.
+            await self._sender.send_result(
+                lambda r: Done(id=request.id, result=r), result, self._core.execute_finished
             )
-        except SpeError:
-            return
-        await self._sender.pump(request.id, request.session, run)
+            counted = False
+        finally:
+            if counted:
+                self._core.execute_finished()
+
+    async def _follow_run(self, request: Execute, run: Run, scope: trio.CancelScope) -> None:
+        with scope:
+            # Runs once service.execute has yielded, so a new session exists by now; and
+            # if the run is over already, this checkpoint is where we are cancelled.
+            await trio.lowlevel.checkpoint()
+            try:
+                # The run starts with no progress; only what the script reports is news.
+                run.follower = self._service.follow(
+                    self._conn.principal,
+                    request.session,
+                    run.offset,
+                    chunk_chars=self._core.output_chunk,
+                    progress=Progress(),
+                )
+            except SpeError:
+                return
+            try:
+                await self._sender.pump(request.id, request.session, run)
+            except ConnectionLost:
+                pass  # the request's own task finds that out and ends
+            except Exception:
+                # A bug in here must not take the connection's other requests down.
+                logger.exception("forwarding the output of execute %d failed", request.id)
 
     def _input_handler(self, request: Execute, run: Run) -> InputHandler:
         async def answer(prompt: str) -> str | None:
@@ -241,8 +254,7 @@ class Requests:
             try:
                 if run.follower is not None:
                     # The prompt and everything printed before it go out first.
-                    async with run.lock:
-                        await self._sender.drain(request.id, request.session, run)
+                    await self._sender.drain(request.id, request.session, run)
                 await self._sender.send(
                     InputRequest(id=request.id, session=request.session, prompt=prompt)
                 )
@@ -275,8 +287,24 @@ class Requests:
         await self._sender.reply(request.id, [to_json(info) for info in infos])
 
     async def _stop(self, request: Stop) -> None:
-        outcomes = self._service.stop(self._conn.principal, *request.targets)
+        outcomes = self._service.stop(
+            self._conn.principal, *request.targets, reason=request.reason, force=request.force
+        )
         await self._sender.reply(request.id, {key: value.value for key, value in outcomes.items()})
+
+    async def _ticket(self, request: Ticket) -> None:
+        principal = self._conn.principal
+        ticket: StopTicket | None
+        if request.ticket is not None:
+            ticket = self._service.ticket(principal, request.ticket)
+        else:
+            assert request.session is not None  # the message checked: exactly one
+            ticket = self._service.stop_ticket(principal, request.session)
+        await self._sender.reply(request.id, None if ticket is None else to_json(ticket))
+
+    async def _tickets(self, request: Tickets) -> None:
+        tickets = self._service.tickets(self._conn.principal)
+        await self._sender.reply(request.id, [to_json(ticket) for ticket in tickets])
 
     async def _wait(self, request: Wait) -> None:
         finished = await self._service.wait(
@@ -326,8 +354,7 @@ class Requests:
             if not run.follower.closed:
                 run.backlog.clear()
             else:
-                async with run.lock:
-                    await self._sender.drain(request.id, request.session, run)
+                await self._sender.drain(request.id, request.session, run)
         await self._sender.reply(request.id, None)
 
     async def _watch(self, request: Watch) -> None:

@@ -58,6 +58,8 @@ from ._requests import (
     Start,
     Stop,
     Subscribe,
+    Ticket,
+    Tickets,
     Wait,
     Watch,
 )
@@ -84,6 +86,8 @@ MESSAGE_TYPES: Final[dict[str, type[Message]]] = {
         Start,
         ListSessions,
         Stop,
+        Ticket,
+        Tickets,
         Wait,
         Receive,
         Remove,

@@ -52,7 +52,7 @@ __all__ = [
     "Welcome",
 ]
 
-PROTOCOL_VERSION: Final = "1.2"
+PROTOCOL_VERSION: Final = "1.3"
 DEFAULT_MAX_FRAME: Final = 16 * 1024 * 1024
 
 ERROR_CODES: Final = frozenset(
@@ -65,7 +65,7 @@ ROLES: Final = tuple(Role)
 # The requests an operator token may make; everything else needs admin, because it runs
 # or inspects code (completion evaluates attributes of live objects) or destroys sessions.
 OPERATOR_REQUESTS: Final = frozenset(
-    {"list", "stop", "wait", "receive", "subscribe", "watch", "cancel"}
+    {"list", "stop", "ticket", "tickets", "wait", "receive", "subscribe", "watch", "cancel"}
 )
 
 Side: TypeAlias = Literal["client", "server"]

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import reprlib
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from spe_host._model import parse_run_id
+from spe_host._rules import MAX_STOP_REASON
 
 from ._events import SESSION_STATES, Message, Request, Side, one_of, version_problem
 from ._schema import JSON
 
 __all__ = [
+    "MAX_STOP_REASON",
+    "MAX_TICKET_ID",
     "Cancel",
     "Complete",
     "Execute",
@@ -31,9 +34,14 @@ __all__ = [
     "Start",
     "Stop",
     "Subscribe",
+    "Ticket",
+    "Tickets",
     "Wait",
     "Watch",
 ]
+
+#: The longest ticket id a ``ticket`` request may name (a host's ids are far shorter).
+MAX_TICKET_ID: Final = 128
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,15 +136,64 @@ class ListSessions(Request):
 class Stop(Request):
     """Ask sessions to stop at their next statement; answered by ``{id: outcome}``.
 
+    Each stop requested has a stop ticket, read with ``ticket`` or in ``SessionInfo``.
+
     Attributes:
         targets: Session ids or wildcards (at least one).
+        reason: Why, for the ticket and the script's ``ScriptAborted`` (new in 1.3;
+            at most :data:`MAX_STOP_REASON` characters), or None.
+        force: If the run has not met the stop, raise it asynchronously in the
+            session's thread, so a loop in uninstrumented Python code stops too
+            (new in 1.3).
     """
 
     TYPE: ClassVar[str] = "stop"
     targets: list[str]
+    reason: str | None = None
+    force: bool = False
 
     def _problem(self) -> str | None:
-        return None if self.targets else "'targets' must not be empty"
+        if not self.targets:
+            return "'targets' must not be empty"
+        if self.reason is not None and len(self.reason) > MAX_STOP_REASON:
+            return (
+                f"'reason' must be at most {MAX_STOP_REASON} characters, "
+                f"not {len(self.reason)}; say why in fewer words"
+            )
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ticket(Request):
+    """Read one stop ticket (new in 1.3); answered by a ``StopTicket``, or null.
+
+    Attributes:
+        ticket: The ticket's id (exactly one of ``ticket`` and ``session``); an
+            unknown one is ``not_found``.
+        session: A session id: the ticket of its current or last run, null if that
+            run was not asked to stop.
+    """
+
+    TYPE: ClassVar[str] = "ticket"
+    ticket: str | None = None
+    session: str | None = None
+
+    def _problem(self) -> str | None:
+        if (self.ticket is None) == (self.session is None):
+            return "exactly one of 'ticket' and 'session' must be given"
+        if self.ticket is not None and not 0 < len(self.ticket) <= MAX_TICKET_ID:
+            return f"'ticket' must be 1 to {MAX_TICKET_ID} characters long"
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tickets(Request):
+    """List the stop tickets the host keeps (new in 1.3); answered by a list of ``StopTicket``.
+
+    The host keeps the tickets of the runs whose results it keeps; newest first.
+    """
+
+    TYPE: ClassVar[str] = "tickets"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -215,24 +215,80 @@ def test_stop_outcomes_and_exit_codes(server: ServerProcess) -> None:
     server.run_json("start", "stopme", "-c", LOOP)
     wait_state(server, "stopme", "running")
     # --what-if changes nothing.
-    assert server.run_json("stop", "stop*", "--what-if") == {"stopme": "requested"}
+    would = server.run_json("stop", "stop*", "--what-if")
+    assert would == {"stopme": {"outcome": "requested", "ticket": None}}
     assert wait_state(server, "stopme", "running")["state"] == "running"
-    assert server.run_json("stop", "stopme") == {"stopme": "requested"}
+    stopped = server.run_json("stop", "stopme")
+    assert stopped["stopme"]["outcome"] == "requested"
+    assert stopped["stopme"]["ticket"]["run"] == "stopme#1"
     finished = wait_state(server, "stopme", "idle")
     assert finished["last_status"] == "aborted"
-    assert server.run_json("stop", "stopme") == {"stopme": "not_running"}
+    assert server.run_json("stop", "stopme") == {
+        "stopme": {"outcome": "not_running", "ticket": None}
+    }
     # An unknown id: its outcome is not_found, and the exit code 1.
     missing = server.run("stop", "stopme", "nope", "--json")
     assert missing.returncode == 1
-    assert json.loads(missing.stdout) == {"stopme": "not_running", "nope": "not_found"}
+    assert {sid: o["outcome"] for sid, o in json.loads(missing.stdout).items()} == {
+        "stopme": "not_running",
+        "nope": "not_found",
+    }
     # --wait: returns once it has stopped.
     server.run_json("start", "stopme", "-c", LOOP)
     wait_state(server, "stopme", "running")
     waited = server.run("stop", "stopme", "--wait", "--timeout", "10")
     assert waited.returncode == 0, waited.stderr
-    assert waited.stdout.splitlines()[1].split() == ["stopme", "requested"]
+    assert waited.stdout.splitlines()[-1] == "stopme#2: finished aborted"
     assert server.run_json("ls", "stopme")[0]["state"] == "idle"
     server.run("rm", "stopme")
+
+
+def test_stop_with_a_reason_shows_its_ticket_and_follows_it(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    # The run sits in a call into a library until the test creates the file: the stop
+    # waits for it, whatever the machine's speed.
+    flag = tmp_path / "go"
+    script = (
+        "import subprocess\n"
+        f"subprocess.run(['sh', '-c', 'while [ ! -e {flag} ]; do sleep 0.02; done'])\n"
+        "print('never')\n"
+    )
+    server.run_json("start", "tk", "-c", script)
+    deadline = time.monotonic() + 10
+    while not (server.run_json("ls", "tk")[0]["location"] or "").endswith(":2"):
+        assert time.monotonic() < deadline, "tk never reached its subprocess.run()"
+        time.sleep(0.05)
+    # --json: the outcome and the ticket, who asked, why, and what the stop waits for.
+    stopped = server.run_json("stop", "tk", "--reason", "bad input file")
+    ticket = stopped["tk"]["ticket"]
+    assert stopped["tk"]["outcome"] == "requested"
+    assert (ticket["run"], ticket["phase"], ticket["reason"]) == (
+        "tk#1",
+        "requested",
+        "bad input file",
+    )
+    assert ticket["requested_by"].startswith(f"uid {os.getuid()} (pid ")
+    # --wait shows each step as it happens, and exits 0 once the run has ended.
+    with subprocess.Popen(
+        [*SPE_HOST, "stop", "tk", "--reason", "ignored", "--wait", "--timeout", "10"],
+        env=server.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as waiting:
+        assert waiting.stdout is not None
+        requested = waiting.stdout.readline()
+        assert requested.startswith(f"tk#1: stop requested by uid {os.getuid()} (pid ")
+        assert requested.endswith("): bad input file\n")  # the first reason stays
+        assert waiting.stdout.readline().startswith("tk#1: blocked in subprocess.run() called at")
+        flag.touch()
+        rest = waiting.stdout.read().splitlines()
+        assert waiting.wait(timeout=10) == 0, waiting.stderr.read() if waiting.stderr else ""
+    assert rest == ["tk#1: landed at <session tk #1>:3", "tk#1: finished aborted"]
+    [listed] = server.run_json("ls", "tk")
+    assert (listed["stop"]["id"], listed["stop"]["phase"]) == (ticket["id"], "finished")
+    server.run("rm", "tk")
 
 
 # --- wait / receive / rm --------------------------------------------------------------------

@@ -114,6 +114,28 @@ def test_ctrl_c_stops_an_endless_loop(server: ServerProcess, terminals: list) ->
     assert term.detach() == 0
 
 
+def test_ctrl_c_in_a_sleep_shows_what_the_stop_waits_for(
+    server: ServerProcess, terminals: list
+) -> None:
+    term = attach(server, terminals, "pty-sleep")
+    term.type("import time\r")
+    # Two statements: the stop lands at the second, once the sleep has returned.
+    term.type("time.sleep(3); slept = True\r")
+    deadline = time.monotonic() + TIMEOUT
+    while (server.run_json("ls", "pty-sleep")[0]["location"] or "")[-2:] != ":1":
+        assert time.monotonic() < deadline, "pty-sleep never reached its time.sleep()"
+        time.sleep(0.05)
+    term.child.sendintr()
+    term.expect("stop requested")
+    term.expect(r"stop pending: blocked in time\.sleep\(\) called at <session pty-sleep #2>:1")
+    term.expect("press Ctrl-C again to force")
+    term.expect("ScriptAborted")
+    term.expect(">>> ")
+    term.type("print('slept' in dir())\r")
+    term.expect("False")
+    assert term.detach() == 0
+
+
 def test_input_is_answered_inline(server: ServerProcess, terminals: list) -> None:
     term = attach(server, terminals, "pty-input")
     term.type("name = input('who? ')\r")
@@ -155,7 +177,7 @@ def test_stop_from_another_console(server: ServerProcess, terminals: list) -> No
     term.type("while True:\rtime.sleep(0.01)\r\r")
     wait_running(server, "pty-remote")
     stopped = server.run_json("stop", "pty-remote")
-    assert stopped == {"pty-remote": "requested"}
+    assert stopped["pty-remote"]["outcome"] == "requested"
     term.expect("ScriptAborted")
     term.type("print(2 ** 10)\r")
     term.expect("1024")

@@ -37,6 +37,10 @@ async def test_a_session_is_seen_created_running_stopping_idle_and_closed(
             )
             gate.set()
             idle = await anext(changes)
+            while idle.session.state is SessionState.STOPPING:
+                # The stop ticket's phase changes (landed) are pushed too (#10).
+                assert idle.session.stop is not None
+                idle = await anext(changes)
             assert step(idle) == ("a", SessionState.STOPPING, SessionState.IDLE)
             # The snapshot already knows how the run ended.
             assert idle.session.last_status is ExecutionStatus.ABORTED

@@ -52,6 +52,7 @@ class Recorded:
         self.loops: list[bool] = []
         self.answers: list[str | None] = []
         self.stops: list[tuple[str, ...]] = []
+        self.forced: list[bool] = []
         self.subscribed: list[tuple[str, int]] = []
         self.completed: list[tuple[str, str, int | None]] = []
 
@@ -88,9 +89,12 @@ class Recorded:
     async def sessions(self, *patterns: str, state: str | None = None) -> list[SessionInfo]:
         return await self.client.sessions(*patterns, state=state)
 
-    async def stop(self, *targets: str) -> dict[str, StopOutcome]:
+    async def stop(
+        self, *targets: str, reason: str | None = None, force: bool = False
+    ) -> dict[str, StopOutcome]:
         self.stops.append(targets)
-        return await self.client.stop(*targets)
+        self.forced.append(force)
+        return await self.client.stop(*targets, reason=reason, force=force)
 
     async def wait(
         self, *sessions: str, timeout: float | None = None, any: bool = False
@@ -387,7 +391,9 @@ async def test_sigint_while_running_stops_the_session(harness: Harness) -> None:
     assert "2\n" in text
 
 
-async def test_third_interrupt_stops_waiting(harness: Harness, native_call: NativeCall) -> None:
+async def test_interrupts_stop_then_force_then_stop_waiting(
+    harness: Harness, native_call: NativeCall
+) -> None:
     client = harness.client
     repl = harness.repl()
     async with trio.open_nursery() as nursery:
@@ -397,13 +403,19 @@ async def test_third_interrupt_stops_waiting(harness: Harness, native_call: Nati
             await wait_until(lambda: repl.interrupts.exec_scope is not None)
             await native_call.wait_entered()
             await repl.interrupts.interrupt()
+            # The host pushes what the stop waits for; a live line shows it.
+            await wait_until(lambda: "stop pending: blocked in " in harness.text)
+            assert "; press Ctrl-C again to force" in harness.text
             await repl.interrupts.interrupt()
-            assert "still stopping" in harness.text
+            assert "forced: the stop is raised in the session's thread" in harness.text
+            await wait_until(lambda: "again to stop waiting" in harness.text)
             await repl.interrupts.interrupt()
             await wait_until(lambda: "stopped waiting" in harness.text)
         harness.pipe.send_text("\x04")
-    assert client.stops == [("main",)]
-    # The statement goes on in the session, still inside the call.
+    assert client.stops == [("main",), ("main",)]
+    assert client.forced == [False, True]
+    # The statement goes on in the session, still inside the call (a force cannot
+    # cut it short).
     assert harness.host.session("main").state is SessionState.STOPPING
 
 

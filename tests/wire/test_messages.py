@@ -132,6 +132,7 @@ def test_protocol_module_imports_no_trio() -> None:
         "abc",
         "json",
         "math",
+        "operator",
         "re",
         "reprlib",
         "collections",
@@ -142,6 +143,7 @@ def test_protocol_module_imports_no_trio() -> None:
         "typing",
         "spe_host._errors",
         "spe_host._model",
+        "spe_host._rules",
     }
 
 

@@ -12,7 +12,7 @@ import pytest
 from spe_host import wire as p
 from spe_host.wire._codec import MESSAGE_TYPES
 
-WATCHING = ["cancel", "list", "receive", "stop", "subscribe", "wait", "watch"]
+WATCHING = ["cancel", "list", "receive", "stop", "subscribe", "ticket", "tickets", "wait", "watch"]
 
 
 @pytest.mark.parametrize("message_type", sorted(p.OPERATOR_REQUESTS))
