@@ -114,6 +114,10 @@ class Interrupts:
         if self._count == 1:
             session = repl.session
             outcome = (await repl.client.stop(session)).get(session, "not_found")
+            if self.exec_scope is None:
+                # The abort arrived before the stop's answer and has been shown: saying
+                # "stop requested" under it would be stale.
+                return
             if outcome in ("requested", "already_stopping"):
                 screen.show(
                     f"stop requested: session {session!r} stops at its next statement "
