@@ -11,7 +11,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,e2e]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -33,7 +33,7 @@ test: lint typecheck pytest
 # The side-by-side table (bench/compare.py, a few minutes), written to docs/performance.md;
 # the anchors (Jupyter, aioconsole) come from the bench extra.
 $(VENV)/.bench-installed: pyproject.toml | $(STAMP)
-	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m pip install -q -e '.[dev,e2e,bench]'
 	touch $@
 
 bench: $(VENV)/.bench-installed

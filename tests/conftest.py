@@ -16,6 +16,20 @@ from support.server import use_private_runtime_dir
 
 import spe_host
 
+#: Folders whose tests drive the command, the REPL and the server from outside, in
+#: subprocesses and pseudo-terminals: what they check does not differ between Python
+#: versions (the engine's tests, which do, run everywhere), so tools/pytest-all runs them
+#: on the first interpreter only, to keep `make test` inside its budget.
+_ONCE = ("e2e", "reliability")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    folders = {here / name for name in _ONCE}
+    for item in items:
+        if Path(item.path).parent in folders:
+            item.add_marker(pytest.mark.single_python)
+
 
 @pytest.fixture
 async def host() -> AsyncIterator[spe_host.Host]:
