@@ -312,6 +312,15 @@ class Execution:
         """Wait for a slot; False if a stop came first (no slot is held then)."""
         if self.limiter is None:
             return not self.stop_requested
+        if not (self.stop_requested and not self.stop.zones):
+            # A free slot is taken without a scheduling pass (the run's first wait comes
+            # soon enough); the limiter is fair: this fails while others wait for one.
+            try:
+                self.limiter.acquire_nowait()
+            except trio.WouldBlock:
+                pass
+            else:
+                return True
         # Shielded from the caller like the run itself; a stop cancels it.
         with self._stoppable(shield=True) as scope:
             await self.limiter.acquire()
