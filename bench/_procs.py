@@ -116,7 +116,8 @@ async def served_host(workdir: Path, name: str, *extra: str) -> AsyncIterator[Se
         "--json",
         *extra,
     ]
-    env = {"SPE_HOST_RUNTIME_DIR": str(runtime)}
+    # The journal (on by default) goes to the workdir too, not to ~/.local/state.
+    env = {"SPE_HOST_RUNTIME_DIR": str(runtime), "XDG_STATE_HOME": str(workdir / "state")}
     async with running(command, workdir / f"{name}.log", env) as (_, ready):
         listening = ready["listening"]
         unix = next(item["address"] for item in listening if item["address"].startswith("unix:"))

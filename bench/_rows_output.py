@@ -25,11 +25,15 @@ import spe_host
 LINE = "x" * 79  # print adds the newline: 80 bytes a line
 
 
-def _script(lines: int) -> str:
+def script(lines: int) -> str:
     return f"line = {LINE!r}\nfor _ in range({lines}):\n    print(line)\n"
 
 
-def _spe(client: spe_host.Client, lines: int, dropped: list[int]) -> Side:
+def printing(
+    client: spe_host.Client, lines: int, dropped: list[int], label: str = "spe_host"
+) -> Side:
+    """The spe_host side: ``lines`` printed until the subscriber has every byte;
+    the bytes the subscription reports dropped add up in ``dropped[0]``."""
     numbers = count()
     expected = lines * (len(LINE) + 1)
 
@@ -38,7 +42,7 @@ def _spe(client: spe_host.Client, lines: int, dropped: list[int]) -> Side:
         await client.execute(session, "pass")
         async with client.subscribe(session) as chunks:
             elapsed = timer()
-            await client.start(session, _script(lines))
+            await client.start(session, script(lines))
             with trio.fail_after(120):
                 async for chunk in chunks:
                     if isinstance(chunk, spe_host.OutputChunk):
@@ -50,7 +54,7 @@ def _spe(client: spe_host.Client, lines: int, dropped: list[int]) -> Side:
         await client.remove(session)
         return took
 
-    return Side("spe_host", trial)
+    return Side(label, trial)
 
 
 def _plain(lines: int, sink: TextIO) -> Side:
@@ -74,7 +78,7 @@ async def rows(ctx: Context) -> list[Figure]:
         ):
             ctx.say(f"{lines} printed lines: {ctx.sizes.output_trials} per side")
             spe, plain = await interleave(
-                [_spe(client, lines, dropped), _plain(lines, sink)], ctx.sizes.output_trials
+                [printing(client, lines, dropped), _plain(lines, sink)], ctx.sizes.output_trials
             )
     megabytes = lines * (len(LINE) + 1) / 1e6
     assert spe.stats is not None

@@ -58,7 +58,9 @@ def _jupyter_side(kernel: _anchors.JupyterKernel) -> Side:
     return Side("Jupyter", trial)
 
 
-def _spe_side(client: spe_host.Client) -> Side:
+def round_trip(client: spe_host.Client, label: str = "spe_host") -> Side:
+    """The spe_host side: ``1+1`` in session ``rt``, answered."""
+
     async def trial() -> float:
         elapsed = timer()
         result = await client.execute("rt", "1+1")
@@ -67,7 +69,7 @@ def _spe_side(client: spe_host.Client) -> Side:
             raise RuntimeError(f"spe_host answered {result.value!r} to 1+1: {result.error}")
         return took
 
-    return Side("spe_host", trial)
+    return Side(label, trial)
 
 
 async def _one_transport(
@@ -76,7 +78,7 @@ async def _one_transport(
     async with AsyncExitStack() as stack:
         client = await stack.enter_async_context(spe_host.connect(address))
         await client.execute("rt", "1+1")  # the session exists and its thread is warm
-        sides = [_spe_side(client)]
+        sides = [round_trip(client)]
         absent: list[Measured] = []
 
         why = _anchors.unavailable(_anchors.JUPYTER)

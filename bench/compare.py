@@ -30,6 +30,7 @@ from pathlib import Path
 
 import _anchors
 import _report
+import _rows_journal
 import _rows_load
 import _rows_output
 import _rows_overhead
@@ -48,6 +49,7 @@ GROUPS: dict[str, Callable[[Context], Awaitable[list[Figure]]]] = {
     "load": _rows_load.rows,
     "output": _rows_output.rows,
     "overhead": _rows_overhead.rows,
+    "journal": _rows_journal.rows,
     "startup": _rows_startup.rows,
 }
 DEFAULT_OUTPUT = Path(__file__).parent.parent / "docs" / "performance.md"

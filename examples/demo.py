@@ -8,7 +8,8 @@
    progress and the line it is on.
 4. Console 3 - another process - stops it with ``spe-host stop watch --wait``.
 5. Console 2 receives the job's output and status (``spe-host receive``).
-6. The service shuts down gracefully.
+6. The service shuts down gracefully; the demo ends with the URL its dashboard had
+   and a screenshot of one.
 
 Every step prints the command and what it answered. It uses a temporary runtime
 directory, so it touches nothing of yours, and takes a few seconds.
@@ -60,6 +61,9 @@ def main() -> int:
         if "listening" not in line:
             print("the service did not start", file=sys.stderr)
             return 1
+        dashboard = service.stdout.readline()
+        print(dashboard, end="", flush=True)
+        url = dashboard.rpartition(" ")[2].strip()
 
         step("console 2: launch a background job in the named session 'watch'")
         if run(["start", "watch", JOB, "--name", "watch the counter"], env) != 0:
@@ -86,6 +90,9 @@ def main() -> int:
         print(f"(service exit code {service.returncode})")
         shutil.rmtree(runtime, ignore_errors=True)
     print("\ndemo finished: the job was stopped from another console at its next statement.")
+    print(f"dashboard: the demo host served it at {url} while it ran; a screenshot of it is")
+    print(f"  {HERE.parent / 'docs' / 'img' / 'dashboard-sessions.png'}")
+    print("  serve your own: spe-host serve --http tcp://127.0.0.1:8080 (docs/dashboard.md)")
     return 0
 
 

@@ -10,6 +10,9 @@ From another console (the runtime directory must be the service's: same user, sa
     spe-host start watch examples/watch_job.py --connect demo
     spe-host stop watch --connect demo
 
+It also serves the HTTP API and the dashboard on a loopback port it prints (the
+``http`` extra; see docs/dashboard.md).
+
 It runs until interrupted (Ctrl-C or SIGTERM), then shuts down gracefully: running
 sessions are stopped and their clients told.
 """
@@ -23,6 +26,7 @@ import sys
 import trio
 
 import spe_host
+from spe_host.http import serve_http
 
 try:
     from embedded_app import Ticker
@@ -37,6 +41,9 @@ async def main(name: str) -> None:
         async with spe_host.open_host(namespace={"app": app}, name=name) as host:
             listening = await nursery.start(spe_host.serve, host)
             print(f"ticker service: host {name!r} listening on {listening.address}", flush=True)
+            # The HTTP API and its dashboard, on a loopback port the system picks.
+            http = await nursery.start(serve_http, host, "tcp://127.0.0.1:0")
+            print(f"ticker service: dashboard at {http.url}/", flush=True)
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for signum in signals:
                     print(

@@ -27,6 +27,7 @@ from ._errors import (
     ConnectError,
     ConnectionLost,
     HandshakeTimeout,
+    JournalUnavailable,
     LocalProtocolError,
     NoResult,
     PermissionDenied,
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
         SpeHandle,
         open_host,
     )
+    from .journal import Journal
     from .server import Listening, serve, serve_tcp, serve_unix
 
 # The layers above the pure modules load on first use (PEP 562), so a program that needs
@@ -83,6 +85,7 @@ _LAZY: dict[str, str] = {
     "ScriptSession": "engine",
     "SpeHandle": "engine",
     "open_host": "engine",
+    "Journal": "journal",
     "Listening": "server",
     "serve": "server",
     "serve_tcp": "server",
@@ -114,6 +117,8 @@ __all__ = [
     "HandshakeTimeout",
     "Host",
     "InputHandler",
+    "Journal",
+    "JournalUnavailable",
     "Listening",
     "LocalProtocolError",
     "NoResult",

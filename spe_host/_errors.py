@@ -24,6 +24,7 @@ __all__ = [
     "ConnectError",
     "ConnectionLost",
     "HandshakeTimeout",
+    "JournalUnavailable",
     "LocalProtocolError",
     "NoResult",
     "PermissionDenied",
@@ -120,6 +121,17 @@ class PermissionDenied(SpeError):
 
     code = "forbidden"
     http_status = 403
+
+
+class JournalUnavailable(SpeError):
+    """The journal cannot record: a run is refused (``--journal-required``), or the
+    journal file is another host's.
+
+    Its wire code is ``internal`` (the protocol has no code of its own for it, and an
+    unknown code would break older clients); the sentence says what happened.
+    """
+
+    http_status = 503
 
 
 class TransportError(SpeError):

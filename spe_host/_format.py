@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from ._model import SessionInfo, SessionState, StopPhase, StopTicket
 
 __all__ = [
+    "escape_controls",
     "format_age",
     "format_pending",
     "format_progress",
@@ -22,17 +23,28 @@ __all__ = [
 ]
 
 
+# Control characters in a cell (a job name or progress message with a newline, a tab
+# or an escape sequence) would break the table's lines or drive the terminal: each is
+# shown escaped, as Python writes it in a string (\n, \t, \x1b).
+_ESCAPES = {code: repr(chr(code))[1:-1] for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with its control characters escaped as Python writes them (``\\n``)."""
+    return text.translate(_ESCAPES)
+
+
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """Align columns like ``docker ps``: two spaces apart, no trailing blanks.
 
     Args:
         headers: The column titles.
-        rows: The cells, as text.
+        rows: The cells, as text; control characters are shown escaped (``\\n``).
 
     Returns:
         The table, one line per row with the headers first, ending with a newline.
     """
-    table = [list(headers), *(list(row) for row in rows)]
+    table = [list(headers), *([escape_controls(cell) for cell in row] for row in rows)]
     widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

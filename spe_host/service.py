@@ -136,6 +136,25 @@ class Service:
             "to run code"
         )
 
+    def record_auth(
+        self, who: str, *, ok: bool, role: str | None, how: str, detail: str | None = None
+    ) -> None:
+        """Tell the host's journal (if any) that someone logged in, or was refused.
+
+        Every front end calls this once per authentication it decides: the socket
+        server per connection, the HTTP API per logon or bearer token refused.
+
+        Args:
+            who: Who it is, for people (``uid 1000 (pid 4242)``, ``127.0.0.1:5555``).
+            ok: It succeeded.
+            role: The role it got (None when refused).
+            how: ``unix``, ``token``, ``http``, ...
+            detail: Why it was refused, or anything else worth keeping.
+        """
+        observer = self._host.observer
+        if observer is not None:
+            observer.auth(who=who, ok=ok, role=role, how=how, detail=detail)
+
     # -- running code -------------------------------------------------------------
 
     async def execute(
@@ -159,7 +178,13 @@ class Service:
         self.authorize(principal, Operation.EXECUTE)
         with _arguments():
             return await self._host.execute(
-                session, code, interactive=interactive, input_handler=input_handler, loop=loop
+                session,
+                code,
+                interactive=interactive,
+                input_handler=input_handler,
+                loop=loop,
+                by=principal.requested_by,
+                connection=principal.connection,
             )
 
     async def start(
@@ -195,6 +220,8 @@ class Service:
                 name=name,
                 autodispose=autodispose,
                 loop=loop,
+                by=principal.requested_by,
+                connection=principal.connection,
             )
         logger.info("%s started a job in session %r", principal, started.id)
         return started.info()
@@ -250,6 +277,15 @@ class Service:
         self.authorize(principal, Operation.RECEIVE)
         with _arguments():
             return self._host.receive(session, run=run, keep=keep)
+
+    def runs(self, principal: Principal, session: str) -> list[ExecutionResult]:
+        """The results ``session`` keeps for a receive, oldest first; none is cleared.
+
+        Raises:
+            SessionNotFound: No session has that id.
+        """
+        self.authorize(principal, Operation.RECEIVE)
+        return self._host.session(session).runs.kept
 
     def output_offset(self, principal: Principal, session: str) -> int:
         """Where the session's output ends now (0 for a session that does not exist yet)."""
@@ -334,7 +370,7 @@ class Service:
         self.authorize(principal, Operation.REMOVE)
         self._check_patterns(sessions)
         targets = self._host.sessions(*sessions)
-        await self._host.remove(*sessions, force=force)
+        await self._host.remove(*sessions, force=force, by=principal.requested_by)
         removed = [s.id for s in targets if s.state is SessionState.CLOSED]
         if removed:
             logger.info("%s removed session(s) %s", principal, ", ".join(removed))

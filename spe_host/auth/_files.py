@@ -343,8 +343,8 @@ def find_connection(name_or_address: str | None = None) -> ConnectionInfo:
       parses it, see :func:`spe_host.transport.parse_address`).
     * A path to a ``.json`` file (anything ending in ``.json`` or containing a path
       separator): that connection file.
-    * A bare name: the admin connection file for that name, else the operator one, else
-      the unix socket ``{name}.sock`` in the runtime directory (with no token).
+    * A bare name: the unix socket ``{name}.sock`` in the runtime directory (with no
+      token), else the admin connection file for that name, else the operator one.
     * None: the name ``"default"``.
 
     Args:
@@ -371,14 +371,16 @@ def find_connection(name_or_address: str | None = None) -> ConnectionInfo:
         ) from None
     directory = runtime_dir(create=False)
     files = [directory / _connection_file_name(target, role) for role in Role]
-    for path in files:
-        if path.exists():
-            return read_connection_file(path)
     sock = directory / f"{target}.sock"
+    # The unix socket first: on this machine it needs no token, no TLS, and its peer
+    # check says who we are, where TCP would send a token.
     if sock.is_socket():
         address = f"unix:{sock}"
         return ConnectionInfo(name=target, address=address, token=None, role=Role.ADMIN, pid=0)
-    looked = ", ".join(str(p) for p in [*files, sock])
+    for path in files:
+        if path.exists():
+            return read_connection_file(path)
+    looked = ", ".join(str(p) for p in [sock, *files])
     raise SpeError(
         f"no host named {target!r} was found (looked for {looked}); start one with "
         "`spe-host serve`, or pass --connect unix:/path/to/socket or tcp://host:port"

@@ -21,6 +21,7 @@ __all__ = [
     "Verbs",
     "add_verb",
     "examples",
+    "host_target",
     "key_value",
     "positive_float",
     "positive_int",
@@ -28,6 +29,7 @@ __all__ = [
     "session_id",
     "shared_options",
     "stop_reason",
+    "timeout_seconds",
 ]
 
 #: A verb: runs with the parsed command line, returns the exit code.
@@ -55,6 +57,25 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number, at least 0")
+    return value
+
+
+def host_target(text: str) -> str:
+    """``--connect``: an address, a connection file or a host name; never empty (an
+    empty value would fall back to ``$SPE_HOST`` without a word)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "an empty host was given; name one (a host name, unix:PATH, tcp://HOST:PORT "
+            "or a connection file), or leave out --connect to use $SPE_HOST or 'default'"
+        )
+    return text
+
+
+def timeout_seconds(text: str) -> float:
+    """A deadline in seconds: finite and above 0 (0 could never be met)."""
+    value = positive_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} seconds can never be met; give more than 0")
     return value
 
 
@@ -126,6 +147,7 @@ def shared_options() -> Shared:
     group = connection.add_argument_group("connection")
     group.add_argument(
         "--connect",
+        type=host_target,
         metavar="ADDRESS_OR_NAME",
         help="unix:PATH, tcp://HOST:PORT, a connection file, or a host name "
         "(default: $SPE_HOST, else 'default')",
@@ -138,10 +160,16 @@ def shared_options() -> Shared:
     group.add_argument("--cafile", metavar="PEM", help="trust this CA for a TLS host")
     group.add_argument(
         "--connect-timeout",
-        type=positive_float,
+        type=timeout_seconds,
         default=5.0,
         metavar="S",
-        help="give up connecting after S seconds (default: 5)",
+        help="give up connecting after S seconds (more than 0; default: 5)",
+    )
+    group.add_argument(
+        "--insecure",
+        action="store_true",
+        help="send the token in clear text to a tcp:// host off this machine that has no "
+        "TLS (only on a network path you trust)",
     )
     json_flag = argparse.ArgumentParser(add_help=False)
     json_flag.add_argument(
@@ -168,5 +196,6 @@ def add_verb(
         parents=list(parents),
         formatter_class=Formatter,
     )
-    sub.set_defaults(handler=handler)
+    # The verb's own parser, for a line with positionals after options (_main._parse).
+    sub.set_defaults(handler=handler, verb_parser=sub)
     return sub

@@ -17,9 +17,9 @@ terminal it also redraws once a second while a run it shows goes on, so that run
 Ctrl-C (exit code 130, as for every verb) or until the connection ends (exit 3).
 
 ``wait`` on a terminal asks the host to ``wait`` for the sessions, as it does when
-piped, and meanwhile moves a prompt_toolkit progress bar per session that reports
-progress, from the pushed changes; when the host's answer comes, the bars are drawn
-as it reports the sessions and the view ends.
+piped, and meanwhile moves a progress bar line per session (``_bars.py``) from the
+pushed changes; when the host's answer comes, the sessions are read once more, every
+line is drawn as they are, and the view ends.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import trio
 
@@ -35,11 +35,8 @@ from .._errors import ConnectionLost
 from .._format import format_sessions
 from .._model import SessionInfo, SessionState, StateChange
 from ..client import Client
+from ._bars import WaitBars
 from ._output import session_json
-
-if TYPE_CHECKING:
-    from prompt_toolkit.shortcuts import ProgressBar
-    from prompt_toolkit.shortcuts.progress_bar import ProgressBarCounter
 
 __all__ = ["wait_with_progress", "watch_sessions"]
 
@@ -160,24 +157,26 @@ class _JsonLines:
 async def wait_with_progress(
     client: Client,
     targets: Sequence[str],
-    initial: Iterable[SessionInfo],
+    initial: Sequence[SessionInfo],
     *,
     timeout: float | None,
     any_: bool,
-) -> list[SessionInfo]:
-    """``wait``, with a progress bar for the sessions that report progress.
+) -> tuple[list[SessionInfo], list[SessionInfo]]:
+    """``wait``, with a progress bar line for each session waited for.
 
     Args:
         client: The connection.
         targets: Ids or wildcards to wait for.
-        initial: The sessions as read before the wait (their progress shows at once).
+        initial: The sessions as read before the wait: the ones waited for (their
+            progress shows at once).
         timeout: Seconds to wait at most (None: as long as it takes).
         any_: Return as soon as one of them has finished.
 
     Returns:
-        What the host's ``wait`` answered: the sessions that finished.
+        What the host's ``wait`` answered (the sessions that finished), and the
+        sessions as read once more after it, which the last screen shows.
     """
-    bars = _Bars("waiting for " + ", ".join(targets))
+    bars = WaitBars("waiting for " + ", ".join(targets), {info.id for info in initial})
     finished: list[SessionInfo] = []
     try:
         async with client.watch(*targets) as changes, trio.open_nursery() as nursery:
@@ -191,47 +190,12 @@ async def wait_with_progress(
                 bars.show(info)
             async for change in changes:
                 bars.show(change.session)
-        # The host's answer is its last word, even if its change is still on the way.
-        for info in finished:
+        # The last screen is current for every line: a change still on its way when
+        # the host answered would leave a line behind (one of several sessions showing
+        # a stale percentage), so every session is read once more and shown.
+        after = await client.sessions(*targets)
+        for info in (*finished, *after):
             bars.show(info)
     finally:
         bars.close()
-    return finished
-
-
-class _Bars:
-    """A prompt_toolkit progress bar per session, shown once one reports progress."""
-
-    def __init__(self, title: str) -> None:
-        self._title = title
-        self._bar: ProgressBar | None = None
-        self._counters: dict[str, ProgressBarCounter[object]] = {}
-
-    def show(self, info: SessionInfo) -> None:
-        counter = self._counters.get(info.id)
-        if counter is None:
-            if info.progress_percent is None:
-                return
-            counter = self._counters[info.id] = self._open()(label=info.id, total=100)
-        counter.items_completed = int(info.progress_percent or 0)
-        counter.label = f"{info.id}: {info.progress_message or info.state}"
-        if not info.active:
-            if info.last_status == "completed":
-                counter.items_completed = 100
-            counter.done = True
-        self._open().invalidate()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
-
-    def _open(self) -> ProgressBar:
-        """The progress bar, shown on first use."""
-        if self._bar is None:
-            # Imported here: only `wait` on a terminal needs prompt_toolkit.
-            from prompt_toolkit.shortcuts import ProgressBar
-
-            self._bar = ProgressBar(title=self._title)
-            self._bar.__enter__()
-        return self._bar
+    return finished, after

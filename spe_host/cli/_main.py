@@ -4,8 +4,9 @@ Theory of operation
 -------------------
 One verb per operation of the host, shaped like docker's CLI: ``serve`` runs a
 standalone host (``_serve.py``); ``attach`` opens the REPL; ``start``, ``ls``,
-``receive``, ``wait``, ``stop`` and ``rm`` are one request or a few over the client
-library (``_verbs.py``). The whole verb runs in one ``trio.run``.
+``receive``, ``wait``, ``stop``, ``rm``, ``logs`` and ``inspect`` are one request or a
+few over the client library (``_verbs.py`` and a module each for the bigger ones). The
+whole verb runs in one ``trio.run``.
 
 A verb returns its exit code, or raises. An exception that ends a verb becomes one
 sentence on stderr and an exit code, never a traceback, by :data:`EXIT_CODES`: a
@@ -20,7 +21,11 @@ takes its nearest listed ancestor's row (``HandshakeTimeout`` that of
 * 2 - the command line was wrong (argparse's own code, and :class:`UsageError`);
 * 3 - the host could not be reached, the connection was lost, or the host refused the
   credentials or the role;
-* 130 - interrupted with Ctrl-C.
+* 4, 5 - (``wait``, ``receive``, ``logs``) the run failed, or was aborted: returned by
+  the verbs themselves (:func:`._exits.run_exit`), not raised;
+* 130 - interrupted with Ctrl-C;
+* 141 - stdout was closed under the verb (``spe-host ls | head -1``): a normal end,
+  with nothing on stderr, as for any program a closed pipe ends.
 
 An exception the table does not know is a bug: it propagates, with its traceback.
 """
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -50,6 +56,7 @@ from ._args import Handler
 from ._exits import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_STDOUT_CLOSED,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
     UsageError,
@@ -79,6 +86,9 @@ _LOST = "lost the connection to the host: "
 #: The exit code, and the lead of the sentence on stderr, per class of exception.
 EXIT_CODES: Mapping[type[BaseException], Exit] = {
     KeyboardInterrupt: Exit(EXIT_INTERRUPTED, None),
+    # Raw, only from our own stdout or stderr: trio turns a socket's EPIPE into
+    # BrokenResourceError. The reader left (`spe-host ls | head -1`): a normal end.
+    BrokenPipeError: Exit(EXIT_STDOUT_CLOSED, None),
     UsageError: Exit(EXIT_USAGE),
     # A value the client library refused before sending anything.
     ValueError: Exit(EXIT_USAGE),
@@ -159,7 +169,38 @@ def run_verb(handler: Handler, args: argparse.Namespace) -> int:
         raise
     except BaseException as exc:
         # Every failure becomes a sentence on stderr and an exit code, not a traceback.
-        return exit_code(exc)
+        code = exit_code(exc)
+        if code == EXIT_STDOUT_CLOSED:
+            _discard_stdout()
+        return code
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush of what is still
+    buffered for the closed pipe does not print an error on the way out."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse the command line, positionals and options in any order.
+
+    argparse takes a verb's positionals in one run: in ``start x -c 1 file.py``,
+    FILE was matched (empty) with SESSION before ``-c``, and ``file.py`` is left
+    over, which the top-level parser reports with the top-level usage. The verb's
+    own parser reads such a line with positionals anywhere (``parse_intermixed_args``,
+    which a parser with subcommands cannot do), and names its own usage on error.
+    """
+    args, extra = parser.parse_known_args(argv)
+    if not extra:
+        return args
+    verb = argv.index(args.verb)
+    verb_parser: argparse.ArgumentParser = args.verb_parser
+    verb_args = verb_parser.parse_intermixed_args(argv[verb + 1 :])
+    for name, value in vars(args).items():
+        verb_args.__dict__.setdefault(name, value)
+    return verb_args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = _parse(parser, list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     _configure_logging(args.log_level)

@@ -19,6 +19,7 @@ from ._args import (
     Verbs,
     add_verb,
     examples,
+    host_target,
     key_value,
     positive_float,
     receive_target,
@@ -27,6 +28,8 @@ from ._args import (
     stop_reason,
 )
 from ._output import PROG
+from ._parser_journal import add_audit, add_runs
+from ._parser_more import add_complete_names, add_completion, add_inspect, add_logs
 from ._parser_serve import add_serve
 
 __all__ = ["build_parser"]
@@ -45,7 +48,10 @@ exit codes:
      or serve could not open a listener
   2  the command line was wrong
   3  the host could not be reached, or refused the credentials or the role
+  4  (wait, receive, logs) the run failed
+  5  (wait, receive, logs) the run was stopped (aborted)
   130  interrupted (Ctrl-C)
+  141  stdout was closed (spe-host ls | head -1), quietly
 
 finding the host (every verb but serve):
   --connect ADDRESS_OR_NAME, else $SPE_HOST, else the host named "default";
@@ -88,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         _add_wait,
         _add_stop,
         _add_rm,
+        add_logs,
+        add_runs,
+        add_audit,
+        add_inspect,
+        add_completion,
+        add_complete_names,
     ):
         add(verbs, shared)
     return parser
@@ -120,6 +132,7 @@ def _add_attach(verbs: Verbs, shared: Shared) -> None:
     attach.add_argument(
         "target",
         nargs="?",
+        type=host_target,
         metavar="NAME|ADDRESS",
         help="the host (same as --connect)",
     )
@@ -234,8 +247,8 @@ def _add_receive(verbs: Verbs, shared: Shared) -> None:
         "--keep). A session keeps the results of its last runs (10 by default) until\n"
         "they are received: SESSION alone takes the oldest unreceived one, so receiving\n"
         "again reads the next; SESSION#N takes run N. The output goes to stdout, the\n"
-        "traceback to stderr. It exits 0 whatever the run's status; use --json to check\n"
-        "the status (and the run id).",
+        "traceback to stderr. It exits with the run's status: 0 completed, 4 failed,\n"
+        "5 aborted (--json too, which also has the run id).",
         ["spe-host receive etl", "spe-host receive etl#2 --keep --json"],
         [shared.connection, shared.json],
     )
@@ -255,8 +268,10 @@ def _add_wait(verbs: Verbs, shared: Shared) -> None:
         _verbs.wait,
         "wait for sessions to finish",
         "Wait until the sessions are no longer running, then list them. With a terminal\n"
-        "it shows a progress bar for sessions that report progress. It exits 1 when the\n"
-        "timeout passes first (or, with --any, when none has finished).",
+        "it shows a line per session, with a progress bar and an ETA for those that\n"
+        "report progress. It exits 1 when the timeout passes first (or, with --any, when\n"
+        "none has finished), else with how their runs ended: 0 completed, 4 one failed,\n"
+        "5 one was aborted.",
         [
             "spe-host wait etl",
             "spe-host wait etl report --timeout 60",
@@ -276,11 +291,12 @@ def _add_stop(verbs: Verbs, shared: Shared) -> None:
         _stop.stop,
         "stop running sessions at their next statement",
         "Ask sessions to stop at their next statement. It returns at once with the\n"
-        "outcome per session (requested, already_stopping, not_running, not_found)\n"
-        "and the stop's ticket; a blocking call in the script finishes first. With\n"
-        "--wait it shows each step of the stop (blocked in ..., landed at ...,\n"
-        "finished ...) until the runs have ended. It exits 1 when a target matched no\n"
-        "session, or (with --wait) a session did not stop in time.",
+        "outcome per session (requested, already_stopping, not_running, not_found;\n"
+        "would_stop with --what-if) and the stop's ticket; a blocking call in the\n"
+        "script finishes first. With --wait it shows each step of the stop (blocked\n"
+        "in ..., landed at ..., finished ...) until the runs have ended. It exits 1\n"
+        "when a target matched no session, or (with --wait) a session did not stop in\n"
+        "time.",
         [
             "spe-host stop etl --reason 'bad input file'",
             "spe-host stop 'job-*' --what-if",
@@ -318,7 +334,8 @@ def _add_rm(verbs: Verbs, shared: Shared) -> None:
         _verbs.rm,
         "remove finished sessions",
         "Remove sessions and their namespaces. A running session is refused unless\n"
-        "--force, which stops it, waits for it, and removes it.",
+        "--force, which stops it, waits for it, and removes it. Without --force it\n"
+        "removes what it can, names the rest on stderr, and exits 1.",
         ["spe-host rm etl", "spe-host rm 'job-*'", "spe-host rm etl --force"],
         [shared.connection, shared.json],
     )

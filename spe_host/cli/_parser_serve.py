@@ -15,6 +15,7 @@ from ._args import (
     positive_float,
     positive_int,
 )
+from ._parser_journal import add_journal_options
 
 __all__ = ["add_serve"]
 
@@ -35,6 +36,7 @@ def add_serve(verbs: Verbs, shared: Shared) -> None:
             "spe-host serve --name build --listen tcp://127.0.0.1:7788",
             "spe-host serve --listen unix:/tmp/my.sock --listen tcp://127.0.0.1:0",
             "spe-host serve --listen tcp://0.0.0.0:7788 --tls-cert cert.pem --tls-key key.pem",
+            "spe-host serve --http tcp://127.0.0.1:8080",
         ],
         [shared.json],
     )
@@ -46,11 +48,20 @@ def add_serve(verbs: Verbs, shared: Shared) -> None:
         "NAME.sock in the runtime directory)",
     )
     serve.add_argument(
+        "--http",
+        metavar="ADDRESS",
+        help="also serve the HTTP API on tcp://HOST:PORT (loopback unless TLS or --insecure); "
+        "its URL and tokens go to NAME.http.json and NAME.http.operator.json (mode 0600) "
+        "in the runtime directory",
+    )
+    serve.add_argument(
         "--name",
         default="default",
         help="the host's name: clients find it by this name (default: default)",
     )
-    serve.add_argument("--tls-cert", metavar="PEM", help="certificate chain for tcp:// listeners")
+    serve.add_argument(
+        "--tls-cert", metavar="PEM", help="certificate chain for tcp:// listeners and --http"
+    )
     serve.add_argument("--tls-key", metavar="PEM", help="private key (default: in --tls-cert)")
     serve.add_argument(
         "--insecure",
@@ -155,6 +166,7 @@ def add_serve(verbs: Verbs, shared: Shared) -> None:
         help="the largest host-side script file a start request may name "
         f"(default: {DEFAULT_REQUEST_LIMITS.max_script_size}, 1 MiB)",
     )
+    add_journal_options(serve)
     serve.add_argument(
         "--log-level",
         default="info",

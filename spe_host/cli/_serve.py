@@ -32,7 +32,9 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import trio
@@ -41,7 +43,9 @@ from .._model import RequestLimits
 from ._exits import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
+    from ..auth import TokenTable
     from ..server import Limits, Listening
+    from ..service import Host
 
 __all__ = ["run_host", "serve", "server_limits"]
 
@@ -99,10 +103,13 @@ async def run_host(args: argparse.Namespace, until: Callable[[], Awaitable[objec
     Raises:
         SpeError: A listener could not start.
     """
+    from ..auth import TokenTable
     from ..engine import DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_RESULTS, open_host
     from ..server import serve as serve_host
+    from ._journal_verbs import journal_for_serve
 
     limits = server_limits(args)
+    journal = journal_for_serve(args)
     idle = DEFAULT_IDLE_TIMEOUT if args.idle_timeout is None else args.idle_timeout or None
     drain = _drain_share(args.shutdown_timeout)
     async with trio.open_nursery() as nursery:
@@ -118,7 +125,11 @@ async def run_host(args: argparse.Namespace, until: Callable[[], Awaitable[objec
                 max_script_size=args.max_script_size,
             ),
             switch_interval=SERVE_SWITCH_INTERVAL,
+            journal=journal,
         ) as host:
+            # One table for every listener: the tokens of the connection files work
+            # over HTTP too.
+            tokens = TokenTable.generate()
             listening: list[Listening] = []
             for address in args.listen or [None]:
                 listener = partial(
@@ -128,12 +139,20 @@ async def run_host(args: argparse.Namespace, until: Callable[[], Awaitable[objec
                     tls_cert=args.tls_cert,
                     tls_key=args.tls_key,
                     insecure=args.insecure,
+                    tokens=tokens,
                     shutdown_timeout=drain,
                     limits=limits,
                 )
                 listening.append(await nursery.start(listener))
-            _announce(args, listening)
-            await until()
+            http = None
+            if args.http is not None:
+                http = await _serve_http(nursery, host, args, tokens, drain)
+            try:
+                _announce(args, listening, None if journal is None else journal.path, http)
+                await until()
+            finally:
+                for path in (http or _NO_HTTP).token_files.values():
+                    path.unlink(missing_ok=True)
         # The host has exited: every execution has ended and said so to its client.
         nursery.cancel_scope.cancel()
 
@@ -168,8 +187,66 @@ def _drain_share(timeout: float) -> float:
     return min(1.0, timeout / 4)
 
 
-def _announce(args: argparse.Namespace, listening: Sequence[Listening]) -> None:
-    """Print where the host listens and how to use it (one JSON line with --json)."""
+@dataclass(frozen=True)
+class HttpServed:
+    """Where ``serve --http`` serves the HTTP API, and the 0600 files with its tokens."""
+
+    url: str
+    token_files: dict[str, Path]
+
+
+_NO_HTTP = HttpServed("", {})
+
+
+async def _serve_http(
+    nursery: trio.Nursery, host: Host, args: argparse.Namespace, tokens: TokenTable, drain: float
+) -> HttpServed:
+    """Serve the HTTP API on ``--http``; write its URL and tokens to files for this user.
+
+    The tokens are in the TCP listeners' connection files too, when there are any;
+    these files (``NAME.http.json`` for admin, ``NAME.http.operator.json``, mode 0600
+    in the runtime directory) hold them with the URL, so a script of the same user
+    finds both without the terminal ever showing a token.
+    """
+    from .._model import Role
+    from ..auth import ConnectionInfo, connection_file_path, write_connection_file
+    from ..http import serve_http
+
+    listening = await nursery.start(
+        partial(
+            serve_http,
+            host,
+            args.http,
+            tokens=tokens,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            insecure=args.insecure,
+            shutdown_timeout=drain,
+        )
+    )
+    files: dict[str, Path] = {}
+    for role in Role:
+        path = connection_file_path(f"{args.name}.http", role)
+        info = ConnectionInfo(
+            name=args.name,
+            address=listening.url,
+            token=tokens.token(role),
+            role=role,
+            pid=os.getpid(),
+            tls=listening.url.startswith("https:"),
+        )
+        write_connection_file(path, info)
+        files[role.value] = path
+    return HttpServed(listening.url, files)
+
+
+def _announce(
+    args: argparse.Namespace,
+    listening: Sequence[Listening],
+    journal: Path | None,
+    http: HttpServed | None = None,
+) -> None:
+    """Print where the host listens, its journal, and how to use it (one JSON line with --json)."""
     if args.json:
         listeners = [
             {
@@ -180,16 +257,29 @@ def _announce(args: argparse.Namespace, listening: Sequence[Listening]) -> None:
             }
             for item in listening
         ]
-        print(
-            json.dumps({"name": args.name, "pid": os.getpid(), "listening": listeners}),
-            flush=True,
+        announced = {"name": args.name, "pid": os.getpid(), "listening": listeners}
+        announced["journal"] = None if journal is None else str(journal)
+        announced["http"] = (
+            None
+            if http is None
+            else {
+                "url": http.url,
+                "token_files": {role: str(path) for role, path in http.token_files.items()},
+            }
         )
+        print(json.dumps(announced), flush=True)
         return
     lines = [f"spe-host: host {args.name!r} is serving (pid {os.getpid()})"]
     for item in listening:
         lines.append(f"  listening on {item.address}")
         for role, path in sorted(item.connection_files.items()):
             lines.append(f"    {role} connection file: {path}")
+    if http is not None:
+        lines.append(f"  HTTP API at {http.url} (docs: {http.url}/api/docs)")
+        lines.append(f"  dashboard at {http.url}/ (log on with a token from a file below)")
+        for role, path in sorted(http.token_files.items()):
+            lines.append(f"    {role} token file: {path}")
+    lines.append(f"  journal: {journal if journal is not None else 'off (--no-journal)'}")
     # Clients find the host by name through its default socket or its connection
     # files; a socket elsewhere must be named by its address.
     by_name = not args.listen or any(item.connection_files for item in listening)

@@ -7,7 +7,9 @@ ticket (who asked and why, and then what the stop waits for, where it landed and
 the run ended), which the host keeps in the session's ``SessionInfo.stop``. So the
 verb reads the sessions once after stopping and prints each outcome with its ticket:
 a table, or with ``--json`` an object ``{session: {"outcome", "ticket"}}``. A target
-that matched nothing, or a session that was not running, has no ticket.
+that matched nothing, or a session that was not running, has no ticket. ``--what-if``
+asks nothing of the host but a listing, and says ``would_stop`` where ``stop`` would
+have said ``requested``.
 
 ``--wait`` follows each stop to its end without polling. It opens a watch first (with
 locations, so the host's sampler also pushes what a pending stop is blocked in), then
@@ -25,11 +27,10 @@ there, its state says when). The verb exits 0 when every one is done, and 1 if
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 import trio
 
@@ -38,10 +39,13 @@ from .._format import format_pending
 from .._model import SessionInfo, SessionState, StopOutcome, StopPhase, StopTicket
 from ..client import Client
 from ._exits import EXIT_FAILED, EXIT_OK, UsageError
-from ._output import err, print_json, print_table
+from ._output import err, print_json, print_table, ticket_json
 from ._verbs import connected
 
-__all__ = ["stop", "ticket_steps"]
+__all__ = ["WOULD_STOP", "stop", "ticket_steps"]
+
+#: The outcome ``stop --what-if --json`` prints for a session a stop would ask.
+WOULD_STOP: Final = "would_stop"
 
 #: The outcomes whose session has a stop to follow.
 _FOLLOWED: Final = (StopOutcome.REQUESTED, StopOutcome.ALREADY_STOPPING)
@@ -74,7 +78,10 @@ async def stop(args: argparse.Namespace) -> int:
     if args.json:
         print_json(
             {
-                sid: {"outcome": outcome, "ticket": _ticket_json(tickets.get(sid))}
+                sid: {
+                    "outcome": _shown(outcome, what_if=args.what_if),
+                    "ticket": ticket_json(tickets.get(sid)),
+                }
                 for sid, outcome in outcomes.items()
             }
         )
@@ -219,8 +226,10 @@ def _tickets_of(
     return {info.id: info.stop for info in infos if outcomes.get(info.id) in _FOLLOWED}
 
 
-def _ticket_json(ticket: StopTicket | None) -> dict[str, Any] | None:
-    return None if ticket is None else dataclasses.asdict(ticket)
+def _shown(outcome: StopOutcome, *, what_if: bool) -> str:
+    """The outcome as printed: ``--what-if`` stopped nothing, so ``requested`` is
+    ``would_stop`` there (``would stop`` in the table)."""
+    return WOULD_STOP if what_if and outcome == StopOutcome.REQUESTED else str(outcome)
 
 
 def _outcome_table(

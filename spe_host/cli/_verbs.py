@@ -1,5 +1,5 @@
 """The verbs that talk to a running host: ``ls``, ``start``, ``receive``, ``wait``,
-``rm`` and ``attach`` (``stop`` has a module of its own, ``_stop.py``).
+``rm``, ``inspect`` and ``attach`` (``stop`` and ``logs`` have modules of their own).
 
 Theory of operation
 -------------------
@@ -11,7 +11,13 @@ table or, with ``--json``, as the protocol's objects, and returns its exit statu
 A verb does not catch errors: a failed request raises, and :func:`._main.main` turns
 the exception into a sentence and an exit code by its class. A verb returns
 :data:`EXIT_FAILED` itself only for outcomes that are answers, not errors: a target
-that matched nothing, a session still running when a wait ended.
+that matched nothing, a session still running when a wait ended, a session ``rm``
+could not remove. ``wait`` and ``receive`` return the code of how the runs they
+report ended (:func:`run_exit`: 0, 4 failed, 5 aborted), so a script can branch.
+
+``rm`` without ``--force`` removes the sessions one request each, so that one running
+session is refused alone (and reported with the flag that would remove it) while the
+others go; the host's ``remove`` is all or nothing.
 
 ``ls --watch`` and ``wait`` on a terminal follow the host's pushed state changes
 (``_live.py``); nothing here polls. ``attach`` imports the REPL (prompt_toolkit,
@@ -22,20 +28,38 @@ the verb, so the other verbs start without loading them.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from .._model import is_pattern
+from .._errors import SessionBusy, SessionNotFound
+from .._model import ExecutionResult, ExecutionStatus, SessionInfo, is_pattern
 from ..client import Client, connect
-from ._exits import EXIT_FAILED, EXIT_OK, UsageError
+from ._exits import EXIT_FAILED, EXIT_OK, UsageError, run_exit
 from ._live import wait_with_progress, watch_sessions
-from ._output import PROG, err, print_json, print_sessions, session_json
+from ._output import (
+    PROG,
+    err,
+    print_json,
+    print_sessions,
+    result_json,
+    session_json,
+    write_output,
+)
 
-__all__ = ["attach", "connected", "ls", "receive", "rm", "start", "wait"]
+__all__ = [
+    "attach",
+    "connected",
+    "inspect",
+    "ls",
+    "print_result",
+    "receive",
+    "rm",
+    "start",
+    "wait",
+]
 
 
 @asynccontextmanager
@@ -56,6 +80,7 @@ async def connected(args: argparse.Namespace, target: str | None = None) -> Asyn
         cafile=args.cafile,
         client_name=f"{PROG} {args.verb}",
         timeout=args.connect_timeout,
+        insecure=args.insecure,
     ) as client:
         yield client
 
@@ -78,10 +103,10 @@ async def ls(args: argparse.Namespace) -> int:
             print(info.id)
     else:
         print_sessions(infos)
-    found = {info.id for info in infos}
-    missing = [t for t in args.patterns if not is_pattern(t) and t not in found]
+    missing = _unmatched(args.patterns, infos)
     if missing and args.state is None:
-        err(f"no session has the id {', '.join(map(repr, missing))}")
+        for sentence in missing:
+            err(sentence)
         return EXIT_FAILED
     return EXIT_OK
 
@@ -130,44 +155,49 @@ async def start(args: argparse.Namespace) -> int:
 
 async def receive(args: argparse.Namespace) -> int:
     """``spe-host receive``: print a run's output, value and traceback (default: the
-    session's oldest unreceived run)."""
+    session's oldest unreceived run); the exit code says how the run ended."""
     session, run = args.target
     async with connected(args) as client:
         result = await client.receive(session, run, keep=args.keep)
     if args.json:
-        print_json(dataclasses.asdict(result))
-        return EXIT_OK
-    sys.stdout.write(result.output)
+        print_json(result_json(result))
+    else:
+        print_result(result)
+    return run_exit([result.status])
+
+
+def print_result(result: ExecutionResult) -> None:
+    """A run's output and value on stdout, its traceback on stderr, and a line on
+    stderr naming a run that did not complete."""
+    write_output(result.output)
     if result.value is not None:
         if result.output and not result.output.endswith("\n"):
             sys.stdout.write("\n")
         sys.stdout.write(result.value + "\n")
     sys.stdout.flush()
     if result.error:
-        sys.stderr.write(result.error if result.error.endswith("\n") else result.error + "\n")
-    if result.status != "completed":
+        error = result.error if result.error.endswith("\n") else result.error + "\n"
+        write_output(error, sys.stderr)
+    if result.status != ExecutionStatus.COMPLETED:
         err(f"run {result.run or result.session} {result.status}")
-    return EXIT_OK
 
 
 async def wait(args: argparse.Namespace) -> int:
-    """``spe-host wait``: wait for sessions to finish; exit 1 if some still run."""
+    """``spe-host wait``: wait for sessions to finish; exit 1 if some still run, else
+    with the code of how their runs ended (:func:`run_exit`)."""
     async with connected(args) as client:
         # Only the sessions the wait covered count: a job that a wildcard matches
         # but that starts during the wait is not "still running".
         before = await client.sessions(*args.sessions)
         waited = {info.id for info in before}
         if sys.stdout.isatty() and not args.json:
-            finished = await wait_with_progress(
+            finished, after = await wait_with_progress(
                 client, args.sessions, before, timeout=args.timeout, any_=args.any
             )
         else:
             finished = await client.wait(*args.sessions, timeout=args.timeout, any=args.any)
-        still = [
-            info.id
-            for info in await client.sessions(*args.sessions)
-            if info.active and info.id in waited
-        ]
+            after = await client.sessions(*args.sessions)
+        still = [info.id for info in after if info.active and info.id in waited]
     if args.json:
         print_json([session_json(info) for info in finished])
     elif finished:
@@ -175,7 +205,7 @@ async def wait(args: argparse.Namespace) -> int:
     if still and (not args.any or not finished):
         err(f"still running{_after(args.timeout)}: {', '.join(still)}")
         return EXIT_FAILED
-    return EXIT_OK
+    return run_exit(info.last_status for info in finished)
 
 
 def _after(timeout: float | None) -> str:
@@ -183,16 +213,61 @@ def _after(timeout: float | None) -> str:
 
 
 async def rm(args: argparse.Namespace) -> int:
-    """``spe-host rm``: remove sessions (running ones only with --force)."""
+    """``spe-host rm``: remove what can be removed, report the rest, exit 1 if any is
+    left (a running session without --force, an id that matches nothing)."""
     async with connected(args) as client:
-        removed = await client.remove(*args.sessions, force=args.force)
+        infos = await client.sessions(*args.sessions)
+        refused = _unmatched(args.sessions, infos)
+        if args.force:
+            # One request: the host stops them all at once, then removes them.
+            removed = await client.remove(*(i.id for i in infos), force=True) if infos else []
+        else:
+            removed = await _remove_each(client, infos, refused)
     if args.json:
         print_json(removed)
     else:
         for session_id in removed:
             print(session_id)
         sys.stdout.flush()
-    return EXIT_OK
+    for sentence in refused:
+        err(sentence)
+    return EXIT_FAILED if refused else EXIT_OK
+
+
+def _unmatched(targets: Sequence[str], infos: Sequence[SessionInfo]) -> list[str]:
+    """A sentence for each exact id among ``targets`` that no session has."""
+    found = {info.id for info in infos}
+    return [f"no session has the id {t!r}" for t in targets if not is_pattern(t) and t not in found]
+
+
+async def _remove_each(
+    client: Client, infos: Sequence[SessionInfo], refused: list[str]
+) -> list[str]:
+    """Remove the sessions one by one, so a running one keeps only itself; the ids
+    removed (a sentence for each refusal goes to ``refused``)."""
+    removed: list[str] = []
+    for info in infos:
+        try:
+            removed.extend(await client.remove(info.id))
+        except SessionBusy:
+            refused.append(
+                f"session {info.id!r} is running; stop it first (spe-host stop {info.id} "
+                "--wait) or remove it with --force"
+            )
+        except SessionNotFound:
+            pass  # removed meanwhile (by someone else, or it expired): it is gone
+    return removed
+
+
+async def inspect(args: argparse.Namespace) -> int:
+    """``spe-host inspect``: everything the host says about sessions, as JSON."""
+    async with connected(args) as client:
+        infos = await client.sessions(*args.sessions)
+    print_json([session_json(info) for info in infos])
+    missing = _unmatched(args.sessions, infos)
+    for sentence in missing:
+        err(sentence)
+    return EXIT_FAILED if missing else EXIT_OK
 
 
 async def attach(args: argparse.Namespace) -> int:

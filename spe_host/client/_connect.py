@@ -289,8 +289,9 @@ async def _open(
         ):
             raise ConnectError(
                 f"refusing to send the token in clear text to {shown}, which is not on this "
-                "machine: connect with TLS (its connection file, or a CA file), or pass "
-                "insecure=True if the network path is trusted"
+                "machine: connect with TLS (its connection file, or a CA file), or, if the "
+                "network path is trusted, allow clear text (--insecure on the command "
+                "line, insecure=True in Python)"
             )
     stream: trio.abc.Stream | None = None
     try:

@@ -16,7 +16,7 @@ none of it. So completion only *reads*:
 * Anything else (``"abc".up``, ``f().x``) goes to jedi, which infers from the source,
   with its unsafe executions off and with every value hidden whose class could run
   code when jedi lists or probes it (``__getattr__``, ``__getattribute__``,
-  ``__dir__``; a module's ``__getattr__``). Without jedi there are no candidates.
+  ``__dir__``; a module's ``__getattr__``). jedi is a dependency of spe_host.
 
 Completion still runs off the trio thread (:class:`CompletionSlots`), because even
 reading a large namespace takes time, and it is bounded so that nobody can use it up:
@@ -140,7 +140,7 @@ class CompletionSlots:
 
 
 async def complete(
-    session: ScriptSession,
+    session: ScriptSession | tuple[str, dict[str, Any]],
     text: str,
     cursor: int,
     *,
@@ -152,7 +152,8 @@ async def complete(
     Completing is using the session: its idle expiry slides.
 
     Args:
-        session: The session whose namespace is completed in.
+        session: The session whose namespace is completed in, or the id and the
+            namespace of one that does not exist yet (what it would start with).
         text: The source being edited.
         cursor: Where the cursor is in ``text`` (code points).
         limiter: The slots completion runs in (one per session in flight).
@@ -169,15 +170,18 @@ async def complete(
         raise ValueError(
             f"the cursor ({cursor}) is outside the text, which has {len(text)} characters"
         )
-    session.touch()
+    if isinstance(session, ScriptSession):
+        session.touch()
+        session_id, namespace = session.id, session.namespace
+    else:
+        session_id, namespace = session
     found: list[Completion] = []
-    namespace = session.namespace
     with trio.move_on_after(timeout) as scope:
-        found = await limiter.run(session.id, lambda: _completions(namespace, text, cursor))
+        found = await limiter.run(session_id, lambda: _completions(namespace, text, cursor))
     if scope.cancelled_caught:
         logger.warning(
             "completion in session %r took longer than %g s; answered no candidates",
-            session.id,
+            session_id,
             timeout,
         )
     return found
@@ -195,8 +199,6 @@ def _completions(namespace: dict[str, Any], text: str, cursor: int) -> list[Comp
             found = _static_completions(snapshot, word, cursor)
         else:
             found = _jedi_completions(snapshot, text, cursor)
-    except ImportError:
-        found = []
     except Exception:
         logger.debug("completion failed; answered no candidates", exc_info=True)
         found = []

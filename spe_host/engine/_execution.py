@@ -44,12 +44,14 @@ from typing import Any
 
 import trio
 
+from .._errors import SpeError
 from .._model import ExecutionResult, ExecutionStatus, StopPhase, StopTicket
 from . import _instrument
 from ._blocked import BlockedReader
 from ._checkpoint import StopFlags, checkpoint
 from ._modes import Outcome, run_statements
-from ._stopping import RunStop
+from ._observe import Admission
+from ._stopping import RunStop, abandoned, stopped_before_a_slot
 from ._streams import OutputBuffer
 from ._thread import SessionThread
 from ._ticket import Ticket
@@ -69,22 +71,6 @@ InputHandler = Callable[[str], Awaitable[str | None]]
 
 # trio 0.30 and later take the reason a scope is cancelled for, and show it.
 _CANCEL_TAKES_REASON = "reason" in inspect.signature(trio.CancelScope.cancel).parameters
-
-
-def _stopped_before_a_slot(session_id: str) -> str:
-    return (
-        f"spe_host.ScriptAborted: session {session_id!r} was stopped while it waited "
-        "for a free worker slot (max_running); nothing of it ran\n"
-    )
-
-
-def _abandoned(session_id: str, where: str | None) -> str:
-    return (
-        f"spe_host.ScriptAborted: session {session_id!r} was stopped, but it did not "
-        f"reach its next statement within the deadline: it was stuck at {where}, most "
-        "likely in a native call. Its thread was abandoned; it stops at its next "
-        "statement.\n"
-    )
 
 
 class Execution:
@@ -111,6 +97,9 @@ class Execution:
         loop: Run synchronous statements in the trio thread (loop mode).
         watchdog: Stops loop-mode statements that hold the loop too long.
         on_change: Announces a change of the run's stop ticket (from any thread).
+        admission: Awaited before the run takes its slot (the journal's commit of
+            the run's row, in required mode); an ``SpeError`` it raises refuses the
+            run: it ends FAILED with nothing run, and :attr:`refused` holds the error.
     """
 
     def __init__(
@@ -131,6 +120,7 @@ class Execution:
         loop: bool = False,
         watchdog: Watchdog | None = None,
         on_change: Callable[[], None] | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.session_id = session_id
         self.run_id = run
@@ -153,6 +143,8 @@ class Execution:
         self.stop = RunStop(session_id, run, on_change or _nothing)
         self._blocked = BlockedReader()
         self.result: ExecutionResult | None = None
+        self.admission = admission
+        self.refused: SpeError | None = None
         self.finished = trio.Event()
         self._thread: int | None = None  # the thread running a statement now, if any
         self._trio_thread: int | None = None
@@ -266,7 +258,13 @@ class Execution:
         self.script_files.add(self.filename)
         outcome: Outcome | None = None
         try:
-            if await self._take_a_slot():
+            if self.admission is not None and not await self._admitted():
+                assert self.refused is not None
+                outcome = (
+                    ExecutionStatus.FAILED,
+                    f"spe_host.{type(self.refused).__name__}: {self.refused}\n",
+                )
+            elif await self._take_a_slot():
                 try:
                     # Shielded: a cancelled caller, or a host cancelled from outside,
                     # must not abandon the run before the host's exit has asked it
@@ -278,7 +276,7 @@ class Execution:
                         self.limiter.release()
             else:
                 self.stop.landed("waiting for a free worker slot (max_running)")
-                outcome = ExecutionStatus.ABORTED, _stopped_before_a_slot(self.session_id)
+                outcome = ExecutionStatus.ABORTED, stopped_before_a_slot(self.session_id)
         finally:
             self._thread_scope = None
             self._thread = None
@@ -291,7 +289,7 @@ class Execution:
         error: str | None
         if outcome is None:
             status = ExecutionStatus.ABORTED
-            error = _abandoned(self.session_id, self._abandoned_at)
+            error = abandoned(self.session_id, self._abandoned_at)
         else:
             status, error = outcome
         self.result = ExecutionResult(
@@ -307,6 +305,16 @@ class Execution:
         self.stop.finish(status, self.result.finished_at)
         self.finished.set()
         return self.result
+
+    async def _admitted(self) -> bool:
+        """Await the admission; False (and :attr:`refused` set) if it refused the run."""
+        assert self.admission is not None
+        try:
+            await self.admission()
+        except SpeError as exc:
+            self.refused = exc
+            return False
+        return True
 
     async def _take_a_slot(self) -> bool:
         """Wait for a slot; False if a stop came first (no slot is held then)."""
@@ -356,7 +364,8 @@ class Execution:
         if self.input_handler is None:
             raise EOFError(
                 f"session {self.session_id!r} runs in the background with no client "
-                "attached to answer input(); pass values with args= instead"
+                "attached to answer input(); give it values when you start it instead "
+                "(spe-host start --arg NAME=VALUE, or start(args=...) in Python)"
             )
         here = threading.get_ident()
         if here == self._trio_thread and self.loop and self._coroutine is None:

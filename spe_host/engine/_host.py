@@ -52,9 +52,10 @@ from .._model import DEFAULT_REQUEST_LIMITS, ExecutionResult, RequestLimits, Sto
 from . import _instrument, _streams
 from ._execution import Execution, InputHandler
 from ._lifetime import stop_and_wait
+from ._observe import Observer
 from ._registry import Registry
 from ._runs import DEFAULT_KEEP_RESULTS
-from ._script import read_script
+from ._script import source_of
 from ._session import ScriptSession
 from ._watchdog import DEFAULT_LOOP_TIMEOUT, Watchdog
 
@@ -84,6 +85,7 @@ class Host(Registry):
             stopped execution before abandoning its worker thread.
         unfinished: After exit, ``(session id, location)`` of every execution that
             did not stop within the shutdown deadline.
+        observer: Told of every session, run and stop (the journal), or None.
     """
 
     def __init__(
@@ -99,12 +101,14 @@ class Host(Registry):
         keep_results: int = DEFAULT_KEEP_RESULTS,
         loop_timeout: float | None = DEFAULT_LOOP_TIMEOUT,
         limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
+        observer: Observer | None = None,
     ) -> None:
         super().__init__(
             namespace=namespace,
             output_limit=output_limit,
             keep_results=keep_results,
             limits=limits,
+            observer=observer,
         )
         self.name = name
         self.shutdown_timeout = shutdown_timeout
@@ -128,6 +132,8 @@ class Host(Registry):
         autodispose: bool | None = None,
         loop: bool = False,
         filename: str | None = None,
+        by: str = "embedding program",
+        connection: str | None = None,
     ) -> ScriptSession:
         """Run code in the background in session ``id``, creating it if missing.
 
@@ -145,18 +151,24 @@ class Host(Registry):
                 freezes the app; by default they run on the session's own thread.
             filename: With ``code``, the file name its tracebacks show (for a
                 caller that read the file itself).
+            by: Who runs it, for the journal (the service passes its principal).
+            connection: Which connection or logon session it came through, if any.
 
         Returns:
             The session, already RUNNING.
 
         Raises:
             SessionBusy: The session is running.
+            JournalUnavailable: The host requires its journal, which cannot record
+                the run (nothing runs).
             SpeError: The host is closed (its ``open_host`` block has ended).
             ValueError: Neither or both of ``code`` and ``path`` were given, or an
                 id or argument name is not valid.
         """
         self._check_open()
-        source, read_from = _source_of(code, path, self.limits.max_script_size)
+        source, read_from = source_of(code, path, self.limits.max_script_size)
+        if self.observer is not None:
+            self.observer.check_writable()
         filename = read_from or filename
         if args is not None:
             _check_args(args)
@@ -174,6 +186,8 @@ class Host(Registry):
             name=name,
             loop=loop,
             watchdog=self.watchdog,
+            by=by,
+            connection=connection,
         )
         if args:
             session.namespace.update(args)
@@ -189,6 +203,8 @@ class Host(Registry):
         interactive: bool = True,
         input_handler: InputHandler | None = None,
         loop: bool = False,
+        by: str = "embedding program",
+        connection: str | None = None,
     ) -> ExecutionResult:
         """Run code in session ``id`` (created if missing) and wait for the result.
 
@@ -205,15 +221,21 @@ class Host(Registry):
                 ``input()`` raises ``EOFError``.
             loop: Run synchronous statements in the trio thread (loop mode); see
                 :meth:`start`.
+            by: Who runs it, for the journal (the service passes its principal).
+            connection: Which connection or logon session it came through, if any.
 
         Returns:
             The execution's result.
 
         Raises:
             SessionBusy: The session is running.
+            JournalUnavailable: The host requires its journal, which cannot record
+                the run (nothing of it runs).
             SpeError: The host is closed (its ``open_host`` block has ended).
         """
         self._check_open()
+        if self.observer is not None:
+            self.observer.check_writable()
         session = self._get_or_create(id, autodispose=False)
         execution = session._begin(
             code,
@@ -223,6 +245,8 @@ class Host(Registry):
             limiter=self.limiter,
             loop=loop,
             watchdog=self.watchdog,
+            by=by,
+            connection=connection,
         )
         self._nursery.start_soon(self._run, session, execution, name=f"spe session {session.id}")
         self._notify()
@@ -232,6 +256,8 @@ class Host(Registry):
         # The caller has it: not kept, or ten REPL statements would push out a job's
         # result. (Kept as the run ended, before this woke; a cancelled caller's stays.)
         session.runs.delivered(result.run)
+        if execution.refused is not None:
+            raise execution.refused
         return result
 
     async def _run(self, session: ScriptSession, execution: Execution) -> None:
@@ -309,10 +335,10 @@ class Host(Registry):
         session.touch()
         result = session.runs.take(run, keep=keep, state=session.state)
         if session.autodispose and not session.runs.kept and not session.is_active():
-            self._drop(session)
+            self._drop(session, "disposed")
         return result
 
-    async def remove(self, *ids: str, force: bool = False) -> None:
+    async def remove(self, *ids: str, force: bool = False, by: str = "embedding program") -> None:
         """Remove sessions; only finished ones unless ``force``.
 
         Args:
@@ -320,6 +346,7 @@ class Host(Registry):
             force: Stop running sessions, wait for them (up to ``shutdown_timeout``;
                 one stuck in a native call is then abandoned, and logged), then
                 remove them.
+            by: Who removes them, for the journal.
 
         Raises:
             SessionNotFound: An id (not a wildcard) names no session.
@@ -330,15 +357,17 @@ class Host(Registry):
         active = [s for s in targets if s.is_active()]
         if active and not force:
             names = ", ".join(repr(s.id) for s in active)
+            # Every front end shows this sentence: it names force in each one's spelling.
+            how = "or remove with force (force=True, --force, ?force=true over HTTP)"
             raise SessionBusy(
-                f"session {names} is running; stop it first or pass force=True"
+                f"session {names} is running; stop it first {how}"
                 if len(active) == 1
-                else f"sessions {names} are running; stop them first or pass force=True"
+                else f"sessions {names} are running; stop them first {how}"
             )
         if active:
             await stop_and_wait(self, active, self.shutdown_timeout)
         for session in targets:
-            self._drop(session)
+            self._drop(session, "removed", by)
 
     # -- internals ------------------------------------------------------------
 
@@ -360,14 +389,3 @@ def _check_args(args: dict[str, Any]) -> None:
             f"{', '.join(map(repr, taken))} cannot be passed as args: the host "
             "binds those names in every session; rename the argument"
         )
-
-
-def _source_of(
-    code: str | None, path: str | os.PathLike[str] | None, max_size: int
-) -> tuple[str, str | None]:
-    if (code is None) == (path is None):
-        raise ValueError("give exactly one of code= or path= to say what to run")
-    if path is not None:
-        return read_script(path, max_size)
-    assert code is not None
-    return code, None

@@ -79,7 +79,7 @@ class IdleExpiry:
                 self._push(session, now)
             elif session.idle_since() + timeout <= now:
                 logger.info("session %r expired after %.0f s idle", session.id, timeout)
-                host._drop(session)
+                host._drop(session, "expired")
             else:
                 self._push(session, session.idle_since())
         if len(heap) > 2 * len(host._sessions) + 64:

@@ -1,5 +1,9 @@
 """open_host: open a Host, with the nursery its executions run in, and close it.
 
+With a journal, the host opens it first (in a worker thread: opening locks, migrates
+and recovers the file) and makes it its observer; it closes it last, after every
+execution has ended, so the runs' ends are in it.
+
 On exit the host stops every running execution and waits for them (``_lifetime``),
 then ends every session's thread and the loop-mode watchdog, and puts back the
 interpreter's switch interval if it was asked to set one.
@@ -7,6 +11,7 @@ interpreter's switch interval if it was asked to set one.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +20,7 @@ from typing import Any
 import trio
 
 from .._model import DEFAULT_REQUEST_LIMITS, RequestLimits
+from ..journal import Journal
 from . import _redirect, _streams
 from ._host import DEFAULT_IDLE_TIMEOUT, Host
 from ._lifetime import expire_idle, shutdown
@@ -37,6 +43,7 @@ async def open_host(
     loop_timeout: float | None = DEFAULT_LOOP_TIMEOUT,
     limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
     switch_interval: float | None = None,
+    journal: str | os.PathLike[str] | Journal | None = None,
 ) -> AsyncIterator[Host]:
     """Open a host that owns a nursery for its sessions' executions.
 
@@ -65,9 +72,16 @@ async def open_host(
             such stops quicker (0.5 ms against the default 5 ms: a stop of a
             spinning loop in about a third of the time, for no throughput loss we
             could measure in CPU-bound threads). None leaves the app's setting alone.
+        journal: Record every run, its output, every stop and remove in this
+            journal (a path, or a :class:`~spe_host.journal.Journal` with its
+            options: ``required``, ``record_code``, ``retention``, ``max_size``);
+            the host opens and closes it. None: no journal (docs/journal.md).
 
     Yields:
         The host.
+
+    Raises:
+        JournalUnavailable: The journal is another host's.
     """
     # Refused here, not inside the nursery, where it would arrive in an exception group.
     check_keep_results(keep_results)
@@ -75,6 +89,10 @@ async def open_host(
         raise ValueError(
             f"switch_interval must be a positive number of seconds, not {switch_interval!r}"
         )
+    if journal is not None and not isinstance(journal, Journal):
+        journal = Journal(journal)
+    if journal is not None:
+        await trio.to_thread.run_sync(journal.open, name)
     previous_interval = sys.getswitchinterval()
     if switch_interval is not None:
         sys.setswitchinterval(switch_interval)
@@ -92,6 +110,7 @@ async def open_host(
                 keep_results=keep_results,
                 loop_timeout=loop_timeout,
                 limits=limits,
+                observer=journal,
             )
             nursery.start_soon(expire_idle, host, name="spe idle expiry")
             try:
@@ -109,3 +128,6 @@ async def open_host(
         _redirect.uninstall()
         if switch_interval is not None:
             sys.setswitchinterval(previous_interval)
+        if journal is not None:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(journal.close)

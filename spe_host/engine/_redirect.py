@@ -11,6 +11,11 @@ output follows the execution too. Anything written outside an execution - the
 embedding program's own threads, the host's logging - finds no sink and passes
 straight through to the stream that was there before.
 
+Bytes written to ``sys.stdout.buffer`` are text for the session too (decoded as
+UTF-8, a bad byte replaced). ``getpass.getpass()`` opens the process's terminal
+itself, which inside an execution is the host's, not the attached client's: while the
+proxies are installed it asks through the session as ``input()`` does.
+
 The proxies are the one piece of global mutable state in spe_host: the streams they
 replace are global already, and there is no other way to catch ``print``. They are
 installed once, counted, and put back by the last host to close.
@@ -19,11 +24,12 @@ installed once, counted, and put back by the last host to close.
 from __future__ import annotations
 
 import contextvars
+import getpass
 import io
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TextIO
 
 __all__ = ["Sink", "install", "uninstall", "use_sink"]
 
@@ -79,8 +85,45 @@ class _OutProxy:
         _refuse_fileno_in_a_sink()
         return self._original.fileno()
 
+    @property
+    def buffer(self) -> Any:
+        if _current.get() is None:
+            original: Any = self._original  # a TextIO's buffer, if it has one
+            return original.buffer
+        return _BinaryOut(self)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._original, name)
+
+
+class _BinaryOut:
+    # sys.stdout.buffer inside an execution: bytes become the session's text.
+    def __init__(self, text: _OutProxy) -> None:
+        self._text = text
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        chunk = bytes(data)
+        self._text.write(chunk.decode("utf-8", "replace"))
+        return len(chunk)
+
+    def writelines(self, lines: list[bytes]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        pass
+
+
+def _getpass(prompt: str = "Password: ", stream: TextIO | None = None) -> str:
+    # Inside an execution the answer comes from the attached client, like input()'s.
+    sink = _current.get()
+    if sink is None:
+        return _saved_getpass(prompt, stream)
+    sink.write(prompt)
+    line = sink.readline()
+    if not line:
+        raise EOFError("no answer to getpass(): the client gave end-of-file")
+    return line.rstrip("\n")
 
 
 def _refuse_fileno_in_a_sink() -> None:
@@ -123,6 +166,7 @@ class _InProxy:
 
 _installed = 0
 _saved: tuple[Any, Any, Any] | None = None
+_saved_getpass = getpass.getpass
 
 
 def install() -> None:
@@ -133,6 +177,7 @@ def install() -> None:
         sys.stdout = _OutProxy(sys.stdout)
         sys.stderr = _OutProxy(sys.stderr)
         sys.stdin = _InProxy(sys.stdin)
+        getpass.getpass = _getpass
     _installed += 1
 
 
@@ -148,4 +193,6 @@ def uninstall() -> None:
             sys.stderr = _saved[1]
         if isinstance(sys.stdin, _InProxy):
             sys.stdin = _saved[2]
+        if getpass.getpass is _getpass:
+            getpass.getpass = _saved_getpass
         _saved = None

@@ -22,6 +22,7 @@ changed.
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import math
 from collections.abc import AsyncIterator, Iterable
@@ -47,6 +48,7 @@ from ._events import Broadcast
 from ._follow import DEFAULT_CHUNK_CHARS, Follower
 from ._lifetime import IdleExpiry
 from ._match import Patterns
+from ._observe import Observer
 from ._runs import check_keep_results
 from ._session import ScriptSession
 from ._watch import Watcher
@@ -68,6 +70,7 @@ class Registry:
         namespace: Names every new session starts with (copied per session).
         output_limit: The bound of each session's output buffer, in bytes.
         keep_results: How many unreceived results each session keeps.
+        observer: Told of every session, run and stop (the journal), or None.
     """
 
     def __init__(
@@ -77,7 +80,9 @@ class Registry:
         output_limit: int,
         keep_results: int,
         limits: RequestLimits,
+        observer: Observer | None = None,
     ) -> None:
+        self.observer = observer
         self.output_limit = output_limit
         self.limits = limits
         self.keep_results = check_keep_results(keep_results)
@@ -282,10 +287,16 @@ class Registry:
         one completion per session at a time, at most four awaited at once; one that
         takes longer than five seconds answers no candidates.
 
+        A session that does not exist yet completes from the names the host gives
+        every new session (``app``...), and is not created by it.
+
         Raises:
-            SessionNotFound: No session has that id.
+            SessionNotFound: ``id`` is not a valid session id.
             ValueError: ``cursor`` is outside ``text``.
         """
+        if id not in self._sessions and _valid_id(id):
+            fresh = {"__builtins__": builtins, **self._namespace}
+            return await complete((id, fresh), text, cursor, limiter=self._completion_limiter)
         return await complete(self.session(id), text, cursor, limiter=self._completion_limiter)
 
     # -- internals ------------------------------------------------------------
@@ -308,6 +319,7 @@ class Registry:
             flags=self._flags,
             script_files=self._script_files,
             on_change=self._session_changed,
+            observer=self.observer,
         )
         self._sessions[id] = session
         self._expiry.add(session)
@@ -335,9 +347,11 @@ class Registry:
             found.update((s.id, s) for s in matched)
         return list(found.values())
 
-    def _drop(self, session: ScriptSession) -> None:
+    def _drop(self, session: ScriptSession, why: str, by: str | None = None) -> None:
         if self._sessions.get(session.id) is session:
             del self._sessions[session.id]
+            if self.observer is not None:
+                self.observer.session_closed(session.id, why, by)
         session._close()
         self._notify()
 
@@ -352,3 +366,11 @@ def _kept(session: ScriptSession) -> list[StopTicket]:
         current if current is not None and t.value.id == current.id else t.value
         for t in session.runs.tickets
     ]
+
+
+def _valid_id(id: str) -> bool:
+    try:
+        check_session_id(id)
+    except ValueError:
+        return False
+    return True

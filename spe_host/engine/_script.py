@@ -19,7 +19,7 @@ from typing import Final
 
 from .._model import DEFAULT_REQUEST_LIMITS
 
-__all__ = ["MAX_SCRIPT_SIZE", "read_script"]
+__all__ = ["MAX_SCRIPT_SIZE", "read_script", "source_of"]
 
 #: The largest script file ``start(path=...)`` reads, in bytes.
 MAX_SCRIPT_SIZE: Final = DEFAULT_REQUEST_LIMITS.max_script_size
@@ -85,3 +85,20 @@ def _read_at_most(fd: int, limit: int) -> bytes:
         parts.append(part)
         left -= len(part)
     return b"".join(parts)
+
+
+def source_of(
+    code: str | None, path: str | os.PathLike[str] | None, max_size: int
+) -> tuple[str, str | None]:
+    """What ``start`` runs: ``code`` itself, or the script at ``path`` and its name.
+
+    Raises:
+        ValueError: Both or neither are given, or the file is refused (see
+            :func:`read_script`).
+    """
+    if (code is None) == (path is None):
+        raise ValueError("give exactly one of code= or path= to say what to run")
+    if path is not None:
+        return read_script(path, max_size)
+    assert code is not None
+    return code, None

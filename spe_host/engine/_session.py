@@ -46,6 +46,7 @@ from ._checkpoint import StopFlags, checkpoint
 from ._events import Broadcast
 from ._execution import Execution, InputHandler
 from ._handle import SpeHandle
+from ._observe import Observer, report_end
 from ._runs import DEFAULT_KEEP_RESULTS, Runs
 from ._streams import OutputBuffer, Signal
 from ._thread import SessionThread
@@ -88,6 +89,7 @@ class ScriptSession:
         flags: StopFlags | None = None,
         script_files: set[str] | None = None,
         on_change: Callable[[ScriptSession], None] | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.id = session_id
         self.name = name
@@ -104,7 +106,12 @@ class ScriptSession:
         self.progress = Progress()
         # Followers wait for output or a change, whichever comes first.
         self._activity = Broadcast()
-        self.output = OutputBuffer(output_limit, on_wake=self._activity.fire)
+        self._observer = observer
+        self.output = OutputBuffer(
+            output_limit,
+            on_wake=self._activity.fire,
+            on_data=None if observer is None else observer.session_opened(session_id),
+        )
         self.runs = Runs(session_id, keep=keep_results, output=self.output)
         self.namespace: dict[str, Any] = {
             "__name__": "__main__",
@@ -220,6 +227,8 @@ class ScriptSession:
         name: str | None = None,
         loop: bool = False,
         watchdog: Watchdog | None = None,
+        by: str = "embedding program",
+        connection: str | None = None,
     ) -> Execution:
         if self._state is not SessionState.IDLE:
             raise self._busy_error("run more code in it")
@@ -229,6 +238,22 @@ class ScriptSession:
         if filename is None:
             filename = f"<session {self.id} #{self.runs.count}>"
         self._remember(filename)
+        admission = None
+        if self._observer is not None:
+            assert self.runs.started_at is not None
+            admission = self._observer.run_started(
+                session=self.id,
+                run=run,
+                code=source,
+                filename=filename,
+                name=name,
+                loop=loop,
+                interactive=interactive,
+                started_at=self.runs.started_at,
+                by=by,
+                connection=connection,
+                output_offset=self.output.end_offset,
+            )
         execution = Execution(
             session_id=self.id,
             run=run,
@@ -245,6 +270,7 @@ class ScriptSession:
             loop=loop,
             watchdog=watchdog,
             on_change=self._changed.fire,
+            admission=admission,
         )
         self._execution = execution
         self.progress = Progress()
@@ -258,6 +284,8 @@ class ScriptSession:
             result = await execution.run()
         finally:
             self._execution = None
+            if result is not None and self._observer is not None:
+                report_end(self._observer, execution.stop.value, result, self.output.end_offset)
             # The result first: whoever the change of state wakes sees it.
             self.runs.end(result)
             if result is not None:
@@ -281,7 +309,10 @@ class ScriptSession:
             return StopOutcome.ALREADY_STOPPING
         if self._state is not SessionState.RUNNING or execution is None:
             return StopOutcome.NOT_RUNNING
-        self.runs.add_ticket(execution.request_stop(requested_by, reason))
+        ticket = execution.request_stop(requested_by, reason)
+        self.runs.add_ticket(ticket)
+        if self._observer is not None:
+            self._observer.ticket_changed(ticket.value)
         self._set_state(SessionState.STOPPING)
         if force:
             execution.force()

@@ -43,7 +43,7 @@ from .._errors import ScriptAborted
 from .._model import ExecutionStatus, StopTicket
 from ._ticket import Ticket
 
-__all__ = ["RunStop"]
+__all__ = ["RunStop", "abandoned", "stopped_before_a_slot"]
 
 _LOOP_MODE_NOTE = (
     "not forced: the run is in loop mode, where its statements run in the app's trio "
@@ -223,3 +223,21 @@ class RunStop:
             _set_async_exc(thread, ForcedAbort)
             self._injected = thread
             ticket.change(forced_at=time.time(), note=None)
+
+
+def stopped_before_a_slot(session_id: str) -> str:
+    """The error of a run stopped before it got a worker slot."""
+    return (
+        f"spe_host.ScriptAborted: session {session_id!r} was stopped while it waited "
+        "for a free worker slot (max_running); nothing of it ran\n"
+    )
+
+
+def abandoned(session_id: str, where: str | None) -> str:
+    """The error of a run whose thread the host gave up on, stuck at ``where``."""
+    return (
+        f"spe_host.ScriptAborted: session {session_id!r} was stopped, but it did not "
+        f"reach its next statement within the deadline: it was stuck at {where}, most "
+        "likely in a native call. Its thread was abandoned; it stops at its next "
+        "statement.\n"
+    )

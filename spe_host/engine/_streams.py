@@ -129,10 +129,17 @@ class OutputBuffer:
         limit: The most bytes kept; older bytes are dropped beyond it.
         on_wake: Called in the trio thread once per batch of writes (see
             :class:`Signal`).
+        on_data: Given ``(offset, bytes)`` of every batch as it goes into the buffer,
+            from whichever thread moves it, with the buffer's lock held: it must only
+            hand the bytes on (the journal queues them for its writer).
     """
 
     def __init__(
-        self, limit: int = DEFAULT_OUTPUT_LIMIT, *, on_wake: Callable[[], None] | None = None
+        self,
+        limit: int = DEFAULT_OUTPUT_LIMIT,
+        *,
+        on_wake: Callable[[], None] | None = None,
+        on_data: Callable[[int, bytes], None] | None = None,
     ) -> None:
         if limit < 1:
             raise ValueError("the output limit must be at least one byte")
@@ -144,6 +151,7 @@ class OutputBuffer:
         self._line_tail = ""
         self._lock = threading.Lock()
         self._on_wake = on_wake
+        self._on_data = on_data
         self._signal = Signal(self._woken)
 
     @property
@@ -197,7 +205,10 @@ class OutputBuffer:
         newline = text.rfind("\n")
         tail = text[newline + 1 :] if newline >= 0 else self._line_tail + text
         self._line_tail = tail[-_LINE_TAIL:]
-        self._data += encode_output(text)
+        raw = encode_output(text)
+        if self._on_data is not None:
+            self._on_data(self._start + len(self._data), raw)
+        self._data += raw
         excess = len(self._data) - self.limit
         if excess > 0:
             # Trim an eighth below the bound so a writer at the bound does not move

@@ -36,8 +36,8 @@ _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @functools.lru_cache(maxsize=1024)
 def is_internal(filename: str) -> bool:
-    """True for a file of spe_host itself."""
-    return os.path.dirname(os.path.abspath(filename)) == _PACKAGE_DIR
+    """True for a file of spe_host itself, in any of its packages."""
+    return os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)
 
 
 def _trim(te: traceback.TracebackException, seen: set[int]) -> None:

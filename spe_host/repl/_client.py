@@ -56,6 +56,10 @@ class ReplClient(Protocol):
         self, *sessions: str, timeout: float | None = None, any: bool = False
     ) -> list[SessionInfo]: ...
 
+    async def receive(
+        self, session: str, run: str | None = None, *, keep: bool = False
+    ) -> ExecutionResult: ...
+
     async def complete(
         self, session: str, text: str, cursor: int | None = None
     ) -> list[Completion]: ...

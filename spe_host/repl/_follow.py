@@ -6,6 +6,8 @@ one is showing) and advances the offset, whether the chunk came from the
 subscription or from a statement the REPL runs itself. The REPL stops following
 while it runs a statement (the execution streams the same output) and when it
 switches sessions; the offset is what it saves as the replay mark on detach.
+A note can wait for the output to reach an offset (:meth:`Follower.show_at`): how a
+run ended shows after that run's last output.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Follower:
         self.offset = 0
         self._scope: trio.CancelScope | None = None
         self._done = trio.Event()
+        self._waiting: list[tuple[int, str, str]] = []
 
     def start(self, nursery: trio.Nursery, session: str) -> None:
         """Follow ``session`` from :attr:`offset`, unless already following."""
@@ -61,6 +64,24 @@ class Follower:
             scope.cancel()
             await self._done.wait()
 
+    def show_at(self, offset: int, text: str, style: str = "") -> None:
+        """Show ``text`` once the output seen reaches ``offset`` (at once if it has)."""
+        self._waiting.append((offset, text, style))
+        self._show_reached()
+
+    def forget(self) -> None:
+        """Drop the notes still waiting (the REPL switched sessions)."""
+        self._waiting.clear()
+
+    def _show_reached(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for offset, text, style in waiting:
+            if offset <= self.offset:
+                self._screen.start_line()
+                self._screen.show(text, style)
+            else:
+                self._waiting.append((offset, text, style))
+
     def on_event(self, event: OutputChunk | ProgressReport) -> None:
         """Show an output chunk and advance the offset past it."""
         # Progress shows in the toolbar, from the session's state; the events add nothing.
@@ -70,6 +91,8 @@ class Follower:
             self._screen.show(dropped_marker(event.dropped), "note")
         self._screen.show(printable(event.text))
         self.offset = max(self.offset, event.end)
+        if self._waiting:
+            self._show_reached()
 
     async def _follow(self, session: str, scope: trio.CancelScope) -> None:
         try:

@@ -95,8 +95,10 @@ class Interrupts:
         with trio.open_signal_receiver(signal.SIGINT) as signals:
             task_status.started()
             async for _ in signals:
-                # The terminal echoed ^C where the cursor was; what we say goes below it.
-                if self.exec_scope is not None and self._count == 0:
+                # A terminal that echoes keys echoed ^C where the cursor was; what we
+                # say goes below it. (The REPL's own terminal echoes nothing while a
+                # statement runs: keys typed then wait for the prompt.)
+                if self.exec_scope is not None and self._count == 0 and self._repl.echoes:
                     self._repl.screen.show("\n")
                 await self.interrupt()
 

@@ -2,7 +2,10 @@
 
 No prompt, no toolbar, no replay: lines are grouped into statements with the prompt's
 own rule (:func:`needs_more_input`), each runs as soon as it is complete, and the
-script's ``input()`` reads the next line of the same stream.
+script's ``input()`` reads the next line of the same stream. ``input()`` writes its
+prompt to the script's output, which streams here: it is not written again. Output
+the host dropped at a bound shows as the same ``[... N bytes dropped]`` marker the
+REPL shows.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import TextIO
 
 import trio
 
-from .._model import printable
-from ._client import ReplClient
+from .._errors import SpeError, TransportError
+from .._model import dropped_marker, printable
+from ._client import OutputChunk, ProgressReport, ReplClient
 from ._keys import needs_more_input
 from ._screen import stdout_writer
 
@@ -55,22 +59,31 @@ async def run_piped(
         return await trio.to_thread.run_sync(stream.readline, abandon_on_cancel=True)
 
     async def answer(prompt: str) -> str | None:
-        out(prompt)
+        # The prompt came with the output already.
         line = await read_line()
         return line.rstrip("\n") if line else None
+
+    def show(event: OutputChunk | ProgressReport) -> None:
+        if isinstance(event, OutputChunk):
+            if event.dropped:
+                out(dropped_marker(event.dropped))
+            out(printable(event.text))
 
     async def run(code: str) -> None:
         nonlocal ok
         if not code.strip():
             return
-        info = await client.execute(
-            session,
-            code,
-            interactive=True,
-            on_output=lambda event: out(printable(event.text)),
-            on_input=answer,
-            loop=loop,
-        )
+        try:
+            info = await client.execute(
+                session, code, interactive=True, on_output=show, on_input=answer, loop=loop
+            )
+        except TransportError:
+            raise
+        except SpeError as exc:
+            # Only a lost connection ends the run; the next statement may still go.
+            err(f"{exc}\n")
+            ok = False
+            return
         if info.value is not None:
             out(info.value + "\n")
         if info.error:

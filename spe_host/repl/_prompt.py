@@ -20,6 +20,7 @@ import trio
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import Application
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import FormattedText, StyleAndTextTuples
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output as TerminalOutput
@@ -31,7 +32,8 @@ from ._completer import RemoteCompleter
 from ._history import open_history
 from ._keys import python_key_bindings
 from ._screen import Screen
-from ._style import STYLE, continuation, make_lexer
+from ._signature import SignatureHint
+from ._style import continuation, make_lexer, make_style
 
 if TYPE_CHECKING:
     from ._repl import Repl
@@ -43,11 +45,16 @@ COMPLETE_TIMEOUT = 3.0
 
 
 async def run_prompt(
-    screen: Screen, prompt_session: PromptSession[str], message: str | None = None
+    screen: Screen,
+    prompt_session: PromptSession[str],
+    message: str | None = None,
+    *,
+    default: str = "",
 ) -> str:
     """Run ``prompt()`` in a worker thread; on cancellation close it and wait.
 
-    While it runs, ``screen`` writes above the prompt.
+    While it runs, ``screen`` writes above the prompt. ``default`` is the text the
+    line starts with.
 
     Raises:
         KeyboardInterrupt: Ctrl-C at the prompt.
@@ -63,8 +70,8 @@ async def run_prompt(
     def run() -> str:
         try:
             if message is None:
-                return prompt_session.prompt(pre_run=pre_run)
-            return prompt_session.prompt(message, pre_run=pre_run)
+                return prompt_session.prompt(pre_run=pre_run, default=default)
+            return prompt_session.prompt(message, pre_run=pre_run, default=default)
         finally:
             finished.set()
 
@@ -115,6 +122,8 @@ class Prompts:
         self.main: PromptSession[str] | None = None
         self._answer: PromptSession[str] | None = None
         self._trio_token: trio.lowlevel.TrioToken | None = None
+        #: The signature of the call under the cursor, for the toolbar.
+        self.hint = SignatureHint()
 
     def statement(self) -> PromptSession[str]:
         """The statement prompt of the current session (call from the trio thread)."""
@@ -133,33 +142,42 @@ class Prompts:
         """Forget the statement prompt (the session changed)."""
         self.main = None
 
+    def close(self) -> None:
+        """Stop the signature hints' thread (the REPL is ending)."""
+        self.hint.close()
+
     def _make_main(self) -> PromptSession[str]:
         repl = self._repl
-        return PromptSession(
+        session: PromptSession[str] = PromptSession(
             self._message,
             multiline=True,
             lexer=make_lexer(),
             completer=RemoteCompleter(self._fetch_completions, self._fetch_session_ids),
             complete_in_thread=True,
-            # Completion asks the host (jedi in the host's process): on Tab only, not
-            # on every keystroke.
-            complete_while_typing=False,
+            # Completion asks the host (jedi in the host's process): on Tab, and on
+            # every keystroke only when F2 asks for it.
+            complete_while_typing=Condition(lambda: repl.options.complete_while_typing),
             auto_suggest=AutoSuggestFromHistory(),
             history=open_history(repl.host_label, repl.session, repl.state_dir),
             enable_history_search=False,
-            key_bindings=python_key_bindings(),
+            key_bindings=python_key_bindings(repl.options),
+            enable_suspend=True,
             prompt_continuation=continuation,
             bottom_toolbar=self.toolbar,
-            style=STYLE,
+            style=make_style(repl.style),
+            include_default_pygments_style=False,
             input=self._input,
             output=self._output,
         )
+        self.hint.follow(session.default_buffer, session.app)
+        return session
 
     def _message(self) -> StyleAndTextTuples:
         return [("class:prompt.session", f"{self._repl.session} "), ("class:prompt", ">>> ")]
 
     def toolbar(self) -> FormattedText:
-        """The bottom toolbar: host, session, state, mode, running line and progress.
+        """The bottom toolbar: host, session, state, mode, running line and progress,
+        and on a second line the signature of the call under the cursor.
 
         It is drawn from the REPL's ``info``, which the host's pushed changes keep
         fresh; the REPL redraws the prompt on each change, so no refresh timer runs.
@@ -184,7 +202,13 @@ class Prompts:
             progress = format_progress(info)
             if progress != "-":
                 parts.append(("class:toolbar", f"  {progress}"))
-        parts.append(("class:toolbar.hint", "   Tab complete · Ctrl-D detach · %help"))
+        options = repl.options
+        if options.paste_mode:
+            parts.append(("class:toolbar.paste", " paste mode: `--` runs "))
+        hint = "F2 stop completing as you type" if options.complete_while_typing else "Tab complete"
+        parts.append(("class:toolbar.hint", f"   {hint} · F6 paste · Ctrl-D detach · %help"))
+        if self.hint.text is not None:
+            parts.append(("class:toolbar.signature", f"\n {self.hint.text}"))
         return FormattedText(parts)
 
     def _fetch_completions(self, text: str, cursor: int) -> list[WireCompletion]:

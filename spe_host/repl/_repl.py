@@ -44,15 +44,20 @@ import trio
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output as TerminalOutput
 
-from .._errors import LocalProtocolError, PermissionDenied, SessionBusy, SessionNotFound
+from .._errors import SessionBusy, SpeError, TransportError
 from .._model import ExecutionResult, SessionInfo, SessionState, StateChange
-from ._client import ReplClient
-from ._commands import MetaCommands
+from ._client import OutputChunk, ProgressReport, ReplClient
+from ._commands import MetaCommands, is_exit
+from ._display import attach_banner, show_result
+from ._ended import RunEnds
 from ._follow import Follower
 from ._history import Mark, load_mark, mark_path, save_mark, start_offset, state_dir
 from ._interrupt import Interrupts
+from ._keys import PromptOptions
 from ._prompt import Prompts, run_prompt
 from ._screen import Screen, stdout_writer
+from ._style import make_style
+from ._terminal import terminal_output, typing_ahead
 
 __all__ = ["Repl"]
 
@@ -77,6 +82,9 @@ class Repl:
         handle_signals: Turn SIGINT into a stop while a statement runs (needs the main
             thread; tests driving the prompt with a pipe turn it off).
         loop: Start in loop mode (``%loop`` switches it).
+        style: The code's colours: ``default`` (the terminal's ANSI palette, for dark
+            and light backgrounds), ``none``, or a pygments style name (default:
+            ``$SPE_HOST_STYLE``, else ``default``).
 
     Attributes:
         session: The session attached now (``%session`` changes it).
@@ -88,6 +96,12 @@ class Repl:
         loop: Run statements in loop mode: in the app's trio thread, where its trio
             objects work directly but a blocking call freezes the app. Sent with
             each statement; shown in the toolbar.
+        options: What F2 and F6 switch (completion while typing, paste mode).
+        style: The style the prompt uses.
+        pages: Show ``help(obj)`` and ``obj?`` through the pager (on a terminal).
+        echoes: Keys typed while a statement runs are echoed (not on the terminal).
+        follower: What streams the session's output.
+        run_ends: What reports the end of runs the REPL did not start.
     """
 
     def __init__(
@@ -104,6 +118,7 @@ class Repl:
         replay_all: bool = False,
         handle_signals: bool = True,
         loop: bool = False,
+        style: str | None = None,
     ) -> None:
         self.client = client
         self.session = session
@@ -115,9 +130,27 @@ class Repl:
         self.state_dir = state_dir() if state is None else state
         self.info: SessionInfo | None = None
         self.interrupts = Interrupts(self)
+        #: On the real terminal: keys typed while a statement runs wait for the prompt.
+        self._terminal = input is None and output is None and sys.stdin.isatty()
+        #: Whether keys typed while a statement runs are echoed.
+        self.echoes = not self._terminal
+        if self._terminal:
+            output = terminal_output()
         self.prompts = Prompts(self, input, output)
+        self.run_ends = RunEnds(self)
+        self.pages = self._terminal
+        self.options = PromptOptions()
+        self.style = style or os.environ.get("SPE_HOST_STYLE") or "default"
+        self._style_error: str | None = None
+        try:
+            make_style(self.style)
+        except ValueError as exc:
+            self._style_error = f"{exc}; using the default style"
+            self.style = "default"
+        #: A line to put back into the next prompt (it could not run yet).
+        self.kept = ""
         self._commands = MetaCommands(self)
-        self._follower = Follower(client, self.screen, self._gone)
+        self.follower = Follower(client, self.screen, self._gone)
         self._replay_all = replay_all
         self._handle_signals = handle_signals
         self._nursery: trio.Nursery | None = None
@@ -134,18 +167,23 @@ class Repl:
             if self._handle_signals:
                 await nursery.start(self.interrupts.watch)
             try:
-                await self.enter(self.session, banner=True)
-                await self._loop()
+                # Between prompts, keys typed wait for the next one (not echoed, not
+                # lost); prompt_toolkit's raw mode comes back to this one.
+                with self._typing_ahead():
+                    await self.enter(self.session, banner=True)
+                    await self._loop()
             finally:
                 self._save_mark()
+                self.prompts.close()
                 nursery.cancel_scope.cancel()
 
     async def _loop(self) -> None:
         while True:
             self._follow()
             self.screen.start_line()
+            kept, self.kept = self.kept, ""
             try:
-                text = await run_prompt(self.screen, self.prompts.statement())
+                text = await run_prompt(self.screen, self.prompts.statement(), default=kept)
             except KeyboardInterrupt:
                 continue
             except EOFError:
@@ -153,11 +191,19 @@ class Repl:
             code = text.strip("\n").rstrip()
             if not code.strip():
                 continue
-            if code.lstrip().startswith("%"):
-                if not await self._commands.run(code.strip()):
+            if is_exit(code):
+                self.screen.show(f"{code.strip()} detaches, as Ctrl-D does\n", "note")
+                break
+            try:
+                if not await self._commands.run(code):
                     break
-                continue
-            await self._run_code(code)
+            except TransportError:
+                raise
+            except SpeError as exc:
+                # Only a lost connection ends the REPL; anything else the host says
+                # is shown, and the prompt comes back.
+                self.screen.start_line()
+                self.screen.show(f"{exc}\n", "error")
         self.screen.start_line()
         host = "" if self.host_label == "default" else f" {self.host_label}"
         self.screen.show(
@@ -173,7 +219,7 @@ class Repl:
 
         The statement prompt is reset too: its history and toolbar are the session's.
         """
-        await self._follower.stop()
+        await self.follower.stop()
         self._save_mark()
         self.session = session
         self.info = None
@@ -183,23 +229,31 @@ class Repl:
         info = self.info
         mark = load_mark(mark_path(self.state_dir, self.host_label, session))
         offset = start_offset(mark, info, replay_all=self._replay_all)
-        self._follower.offset = offset
+        self.follower.offset = offset
+        self.follower.forget()
         self.prompts.reset()
         if banner:
-            self.screen.show(_banner(self), "note")
+            self.screen.show(attach_banner(self), "note")
+            if self._style_error is not None:
+                self.screen.show(self._style_error + "\n", "warning")
         if info is not None and offset < info.output_offset:
             self.screen.show(
                 f"--- output of session {session!r} since you left "
                 f"({info.output_offset - offset} bytes) ---\n",
                 "note",
             )
+            # A run that ended while you were away says how, after its output.
+            if self._nursery is not None:
+                self.run_ends.changed(self._nursery, info)
+        if info is not None:
+            self.run_ends.known(info.run)
 
     def _save_mark(self) -> None:
         info = self.info
         if info is not None and info.id == self.session:
             save_mark(
                 mark_path(self.state_dir, self.host_label, self.session),
-                Mark(info.created_at, self._follower.offset),
+                Mark(info.created_at, self.follower.offset),
             )
 
     async def _refresh_info(self) -> None:
@@ -231,6 +285,8 @@ class Repl:
             return
         self.info = None if info.state == SessionState.CLOSED else info
         self.interrupts.changed(self.info)
+        if self._nursery is not None:
+            self.run_ends.changed(self._nursery, self.info)
         app = self.screen.app
         if app is None:
             return
@@ -248,38 +304,56 @@ class Repl:
     def _follow(self) -> None:
         """Stream the session's output above the prompt, from the offset seen last."""
         if self.info is not None and self._nursery is not None:
-            self._follower.start(self._nursery, self.session)
+            self.follower.start(self._nursery, self.session)
 
     def _gone(self, session: str, removed: bool) -> None:
         if session != self.session:
             return
         self.info = None
-        self._follower.offset = 0
+        self.follower.offset = 0
         if removed:
             self.screen.show(f"session {session!r} was removed\n", "note")
 
     # -- running code -------------------------------------------------------------------
 
-    async def _run_code(self, code: str) -> None:
-        await self._follower.stop()
+    async def run_code(
+        self,
+        code: str,
+        *,
+        interactive: bool = True,
+        on_output: Callable[[OutputChunk | ProgressReport], object] | None = None,
+    ) -> ExecutionResult | None:
+        """Run ``code`` in the session, streaming its output; show its result.
+
+        Args:
+            code: The statement (or a file's code).
+            interactive: Show the value of a final expression, and bind it to ``_``.
+            on_output: Where the output goes (default: the screen, through the
+                follower).
+
+        Returns:
+            The result, or None if the statement could not run or was left running.
+        """
+        await self.follower.stop()
         result: ExecutionResult | None = None
         try:
             with self.interrupts.running() as scope:
                 result = await self.client.execute(
                     self.session,
                     code,
-                    interactive=True,
-                    on_output=self._follower.on_event,
+                    interactive=interactive,
+                    on_output=self.follower.on_event if on_output is None else on_output,
                     on_input=self._answer_input,
                     loop=self.loop,
                 )
         except SessionBusy as exc:
+            # A background run holds the session: the line waits in the prompt.
+            self.kept = code
             self.screen.show(
-                f"{exc}\n(%stop stops it, %wait waits for it; its output shows here)\n", "error"
+                f"{exc}\n(the line is kept in the prompt; %stop stops the run, %wait waits "
+                "for it; its output shows here)\n",
+                "error",
             )
-        except (PermissionDenied, SessionNotFound, LocalProtocolError) as exc:
-            # LocalProtocolError: the input itself cannot be sent (over the frame limit).
-            self.screen.show(f"{exc}\n", "error")
         if result is None and scope.cancelled_caught:
             self.screen.start_line()
             self.screen.show(
@@ -288,7 +362,12 @@ class Repl:
                 "warning",
             )
         elif result is not None:
-            _show_result(self.screen, result)
+            self.run_ends.known(result.run)
+            show_result(self.screen, result)
+        return result
+
+    def _typing_ahead(self) -> contextlib.AbstractContextManager[None]:
+        return typing_ahead() if self._terminal else contextlib.nullcontext()
 
     async def _answer_input(self, prompt: str) -> str | None:
         """Answer the script's ``input()`` with an inline prompt (None: end of file)."""
@@ -308,32 +387,3 @@ class Repl:
         except KeyboardInterrupt:
             await self.interrupts.interrupt()
             return None
-
-
-def _banner(repl: Repl) -> str:
-    info = repl.info
-    state = "new, created when you run code" if info is None else info.state
-    role = getattr(repl.client, "role", "admin")
-    server = getattr(repl.client, "server", repl.host_label)
-    pid = getattr(repl.client, "pid", 0)
-    lines = [
-        f"attached to {server} (pid {pid}, {role}), session {repl.session!r} ({state})",
-        "Ctrl-D detaches and leaves the session alive; %help lists the commands",
-    ]
-    if role != "admin":
-        lines.append("an operator may watch and stop sessions but not run code")
-    return "\n".join(lines) + "\n"
-
-
-def _show_result(screen: Screen, result: ExecutionResult) -> None:
-    if result.value is not None:
-        screen.start_line()
-        screen.show(result.value + "\n")
-    if result.error:
-        screen.start_line()
-        screen.show(result.error if result.error.endswith("\n") else result.error + "\n", "error")
-    elif result.status == "aborted":
-        screen.start_line()
-        # A host older than protocol 1.2 names no run.
-        what = f"run {result.run}" if result.run else f"session {result.session!r}"
-        screen.show(f"{what} was stopped\n", "error")

@@ -193,9 +193,15 @@ class ServerConnection:
             with trio.move_on_at(deadline):
                 principal = await self._admit(self._raw, hello)
         except AuthenticationError as exc:
+            self.core.service.record_auth(
+                self.peer, ok=False, role=None, how="socket", detail=str(exc)
+            )
             await self.refuse(None, "unauthorized", str(exc))
             return False
         if principal is None:
+            self.core.service.record_auth(
+                self.peer, ok=False, role=None, how="socket", detail="handshake deadline"
+            )
             await self.refuse(
                 None,
                 "unauthorized",
@@ -204,6 +210,9 @@ class ServerConnection:
             )
             return False
         self.principal = principal
+        self.core.service.record_auth(
+            principal.requested_by, ok=True, role=principal.role.value, how="socket"
+        )
         assert self._pass is not None
         self._pass.authenticated()
         welcome = Welcome(

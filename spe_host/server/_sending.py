@@ -3,9 +3,10 @@
 Theory of operation
 -------------------
 A final answer must fit in one frame. A ``result`` that does not is answered
-``too_large``; a result carrying an execution's output keeps the newest part of it,
-led by the marker the output buffer uses for dropped text (the output was streamed
-already and stays replayable by offset).
+``too_large``; a result carrying an execution's value keeps the value's head, with a
+note saying how much was cut, and its output keeps the newest part, led by the marker
+the output buffer uses for dropped text (the output was streamed already and stays
+replayable by offset).
 
 A session's output and progress reach a client through an engine
 :class:`~spe_host.service.OutputCursor`, pumped by a task of the request. Every send
@@ -102,25 +103,27 @@ class Sender:
     def _trimmed(
         self, make: Callable[[ExecutionResult], Message], result: ExecutionResult
     ) -> ExecutionResult:
-        # The output was streamed already (and stays replayable by offset): keep its
-        # newest part, led by the same marker the output buffer uses for dropped text.
-        empty = dataclasses.replace(result, output="")
+        # The value is what the user waits for: it keeps its head, with a note saying
+        # how much was cut. The output was streamed already (and stays replayable by
+        # offset): it keeps its newest part, led by the marker the output buffer uses
+        # for dropped text, in what room is left.
+        value = result.value
+        empty = dataclasses.replace(result, output="", value=None if value is None else "")
         budget = self._max_frame - len(encode_message(make(empty))) - 64
+        if value is not None:
+            value = _fitted_value(value, budget // 2 if result.output else budget)
+            budget -= _json_size(value)
         output = result.output
         total = byte_length(output)
-
-        def size(text: str) -> int:
-            return len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass"))
-
         keep = max(0, budget)
         tail = output[-keep:] if keep else ""
         while tail:
             marker = dropped_marker(total - byte_length(tail))
-            excess = size(marker + tail) - budget
+            excess = _json_size(marker + tail) - budget
             if excess <= 0:
-                return dataclasses.replace(result, output=marker + tail)
+                return dataclasses.replace(result, value=value, output=marker + tail)
             tail = tail[excess:]
-        return dataclasses.replace(result, output=dropped_marker(total))
+        return dataclasses.replace(result, value=value, output=dropped_marker(total))
 
     async def _forward(
         self,
@@ -194,3 +197,24 @@ class Sender:
                 pass
         finally:
             run.lock.release()
+
+
+def _json_size(text: str) -> int:
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+
+
+def _fitted_value(value: str, budget: int) -> str:
+    """``value`` if it fits in ``budget`` bytes (as JSON), else its head and a note."""
+    if _json_size(value) <= budget:
+        return value
+    total = byte_length(value)
+    head = value[: max(0, budget)]
+    while True:
+        note = (
+            f"\n[... {total - byte_length(head)} of the value's {total} bytes cut: it does "
+            "not fit in a frame; the whole value is `_` in the session]"
+        )
+        excess = _json_size(head + note) - budget
+        if excess <= 0 or not head:
+            return head + note
+        head = head[: -max(excess, 1)]

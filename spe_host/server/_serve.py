@@ -92,6 +92,7 @@ async def serve(
     tls_cert: str | os.PathLike[str] | None = None,
     tls_key: str | os.PathLike[str] | None = None,
     insecure: bool = False,
+    tokens: TokenTable | None = None,
     shutdown_timeout: float = 5.0,
     limits: Limits = DEFAULT_LIMITS,
     task_status: trio.TaskStatus[Listening] = trio.TASK_STATUS_IGNORED,
@@ -111,6 +112,9 @@ async def serve(
         tls_cert: PEM certificate chain; makes a TCP listener speak TLS.
         tls_key: PEM private key (None: it is in ``tls_cert``).
         insecure: Allow a non-loopback TCP bind without TLS (logged as a warning).
+        tokens: The tokens a TCP listener accepts (None: fresh ones); a unix socket
+            needs none. Pass one table to several listeners (and the HTTP API) to
+            share it.
         shutdown_timeout: Seconds a cancelled server waits for in-flight executions to
             report their end to their clients. Sessions are never stopped by it.
         limits: What peers may hold at once: connections, unauthenticated ones,
@@ -161,6 +165,7 @@ async def serve(
         ssl_context=context,
         tls_fingerprint=fingerprint,
         insecure=insecure,
+        tokens=tokens,
         shutdown_timeout=shutdown_timeout,
         limits=limits,
         task_status=task_status,

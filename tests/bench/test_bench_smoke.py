@@ -47,6 +47,8 @@ EXPECTED = {
     "abort-check overhead: recursive fib": {"plain exec", "settrace"},
     "abort-check overhead: Fraction": {"plain exec", "settrace"},
     "`spe-host serve` start": {"trio floor", "import trio", "Jupyter kernel"},
+    "journal on: exec `1+1` round trip": {"journal off"},
+    "journal on: 1,000 x 80-char lines": {"journal off"},
     "`spe-host ls` wall time": {"python -c 'import trio'"},
 }
 

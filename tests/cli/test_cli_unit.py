@@ -31,7 +31,19 @@ from spe_host.cli._main import exit_code, main
 from spe_host.cli._output import session_json
 from spe_host.cli._parser import build_parser
 
-VERBS = ["serve", "attach", "start", "ls", "receive", "wait", "stop", "rm"]
+VERBS = [
+    "serve",
+    "attach",
+    "start",
+    "ls",
+    "receive",
+    "wait",
+    "stop",
+    "rm",
+    "logs",
+    "inspect",
+    "completion",
+]
 
 
 @pytest.mark.parametrize("verb", VERBS)
@@ -41,9 +53,10 @@ def test_every_verb_has_help_with_examples(verb: str, capsys: pytest.CaptureFixt
     assert text.startswith(f"usage: spe-host {verb}")
     assert "examples:" in text
     assert f"spe-host {verb}" in text.split("examples:")[1]
-    if verb != "serve":
+    if verb not in ("serve", "completion"):
         assert "--connect ADDRESS_OR_NAME" in text
-    if verb not in ("serve", "attach"):
+    # attach is a terminal, logs prints output as it is, inspect prints JSON only.
+    if verb not in ("serve", "attach", "logs", "inspect", "completion"):
         assert "--json" in text
 
 
@@ -201,8 +214,10 @@ def test_session_json_has_the_documented_keys() -> None:
         assert key in data
     for key in ("run", "run_started_at", "run_ended_at"):
         assert key in data
+    # One progress object: the protocol's two flat fields are not repeated.
     assert data["progress"] == {"percent": 5.0, "message": "go"}
-    assert data["progress_percent"] == 5.0
+    assert "progress_percent" not in data
+    assert "progress_message" not in data
 
 
 def test_loop_mode_flags_are_parsed() -> None:

@@ -33,11 +33,13 @@ async def test_serve_stops_running_sessions_before_its_listeners_close(
 ) -> None:
     hosts: list[spe_host.Host] = []
     states_at_close: list[SessionState] = []
+    served = trio.Event()
 
     async def serve_that_never_stops_sessions(
         host: spe_host.Host, address: str | None, *, task_status: Any, **options: Any
     ) -> None:
         hosts.append(host)
+        served.set()
         task_status.started(SimpleNamespace(address="unix:/fake.sock", connection_files={}))
         try:
             await trio.sleep_forever()
@@ -50,7 +52,8 @@ async def test_serve_stops_running_sessions_before_its_listeners_close(
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(run_host, args, shutdown.wait)
-            await trio.testing.wait_all_tasks_blocked()
+            # The host opens its journal in a worker thread first, then serves.
+            await served.wait()
             (host,) = hosts
             job = host.start("nightly", LOOP)
             await wait_state(host, "nightly", "running")
@@ -85,11 +88,13 @@ def test_the_idle_timeout_default_is_the_engines(capsys: pytest.CaptureFixture[s
 async def _host_served_with(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> spe_host.Host:
     # Runs `serve ARGV` with a listener that only records the host it was given.
     hosts: list[spe_host.Host] = []
+    served = trio.Event()
 
     async def fake_serve(
         host: spe_host.Host, address: str | None, *, task_status: Any, **options: Any
     ) -> None:
         hosts.append(host)
+        served.set()
         task_status.started(SimpleNamespace(address="unix:/fake.sock", connection_files={}))
         await trio.sleep_forever()
 
@@ -98,7 +103,7 @@ async def _host_served_with(monkeypatch: pytest.MonkeyPatch, argv: list[str]) ->
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(run_host, build_parser().parse_args(["serve", *argv]), shutdown.wait)
-            await trio.testing.wait_all_tasks_blocked()
+            await served.wait()
             shutdown.set()
     return hosts[0]
 

@@ -26,7 +26,8 @@ def test_the_checker_refuses_a_forbidden_import(tmp_path: Path) -> None:
     (root / "engine").mkdir(parents=True)
     (root / "server").mkdir()
     (root / "wire").mkdir()
-    for folder in (root, root / "engine", root / "server", root / "wire"):
+    (root / "http").mkdir()
+    for folder in (root, root / "engine", root / "server", root / "wire", root / "http"):
         (folder / "__init__.py").write_text("")
     (root / "_model.py").write_text("import enum\n")
     (root / "engine" / "_host.py").write_text("from .._model import x\nfrom ..server import y\n")
@@ -36,9 +37,13 @@ def test_the_checker_refuses_a_forbidden_import(tmp_path: Path) -> None:
     (root / "wire" / "_codec.py").write_text("import trio\n")
     (root / "__init__.py").write_text('_LAZY = {"Host": "engine"}\n')
     (root / "server" / "_admit.py").write_text("from .. import Host\nfrom .. import wire\n")
+    (root / "http" / "_app.py").write_text(
+        "from ..service import Service\nfrom ..engine import Host\n"
+    )
     problems = check_tree(root, "spe_host", RULES)
     assert sorted(problems) == [
         "spe_host.engine._host imports spe_host.server (engine may not import server)",
+        "spe_host.http._app imports spe_host.engine (http may not import engine)",
         "spe_host.server._admit imports spe_host.engine (server may not import engine)",
         "spe_host.server._serve imports spe_host.engine._host (server may not import engine)",
         "spe_host.wire._codec imports trio (wire may not import trio)",

@@ -185,9 +185,9 @@ def test_start_a_file_and_stdin(server: ServerProcess, tmp_path: Path) -> None:
     script = tmp_path / "job.py"
     script.write_text("print('from the file')\nraise ValueError('boom')\n")
     assert server.run("start", "filejob", str(script)).stdout.strip() == "filejob"
-    server.run("wait", "filejob", "--timeout", "10")
+    assert server.run("wait", "filejob", "--timeout", "10").returncode == 4
     received = server.run("receive", "filejob")
-    assert received.returncode == 0
+    assert received.returncode == 4  # the run failed
     assert received.stdout == "from the file\n"
     # Over a unix socket the host ran the file itself: the traceback names it.
     assert str(script) in received.stderr
@@ -216,7 +216,7 @@ def test_stop_outcomes_and_exit_codes(server: ServerProcess) -> None:
     wait_state(server, "stopme", "running")
     # --what-if changes nothing.
     would = server.run_json("stop", "stop*", "--what-if")
-    assert would == {"stopme": {"outcome": "requested", "ticket": None}}
+    assert would == {"stopme": {"outcome": "would_stop", "ticket": None}}
     assert wait_state(server, "stopme", "running")["state"] == "running"
     stopped = server.run_json("stop", "stopme")
     assert stopped["stopme"]["outcome"] == "requested"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -45,8 +46,10 @@ def test_start_loop_is_stopped_by_the_serve_loop_timeout(server: ServerProcess) 
     started = server.run("start", "spin", "--loop", "-c", "while True: pass")
     assert started.returncode == 0, started.stderr
     waited = server.run("wait", "spin", "--timeout", "10")
-    assert waited.returncode == 0, waited.stderr
-    result = server.run_json("receive", "spin")
+    assert waited.returncode == 5, waited.stderr  # the run was aborted
+    received = server.run("receive", "spin", "--json")
+    assert received.returncode == 5, received.stderr
+    result = json.loads(received.stdout)
     assert result["status"] == "aborted"
     # The host answered again as soon as the guard had stopped the statement.
     assert "more than 1 s (loop_timeout)" in result["error"]

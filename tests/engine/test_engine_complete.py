@@ -52,8 +52,12 @@ async def test_completing_is_using_the_session(host: spe_host.Host) -> None:
 async def test_bad_targets_and_cursors_are_refused(host: spe_host.Host) -> None:
     with trio.fail_after(5):
         await host.execute("s", "pass")
+        # Before its first statement a session completes from the host's names (#14),
+        # and is not created by it.
+        assert await host.complete("nope", "zzz_nothing", 11) == []
+        assert not host.sessions("nope")
         with pytest.raises(SessionNotFound):
-            await host.complete("nope", "x", 1)
+            await host.complete("no/pe", "x", 1)
         with pytest.raises(ValueError, match="outside the text"):
             await host.complete("s", "ab", 3)
         with pytest.raises(ValueError, match="outside the text"):

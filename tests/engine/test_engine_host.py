@@ -203,7 +203,9 @@ async def test_remove_a_running_session_needs_force(host: spe_host.Host) -> None
         running = host.start("run", SPIN)
         await host.execute("idle", "x = 1")
         await wait_location(running)
-        with pytest.raises(SessionBusy, match="'run' is running; stop it first or pass force=True"):
+        with pytest.raises(
+            SessionBusy, match="'run' is running; stop it first or remove with force"
+        ):
             await host.remove("run", "idle")
         # Nothing was removed, nothing was stopped.
         assert [s.id for s in host.sessions()] == ["run", "idle"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 import trio
@@ -12,6 +13,7 @@ from support.engine import NativeCall, wait_location, wait_until
 import spe_host
 from spe_host import ExecutionStatus, Role, SessionState, StopOutcome
 from spe_host._model import StopPhase, StopTicket
+from spe_host.engine._blocked import BlockedReader
 from spe_host.service import Principal, Service
 
 
@@ -236,3 +238,36 @@ async def test_the_location_sampler_pushes_what_a_pending_stop_waits_for(
                     break
             gate.set()
     assert all(w.startswith("threading.Event.wait() called at job.py:2 for ") for w in waits)
+
+
+def test_a_call_into_spe_hosts_own_code_is_not_what_a_stop_waits_for() -> None:
+    # print() and input() in a session run the engine's stream proxies (in
+    # spe_host/engine/): a sample that meets the thread there must not name the proxy
+    # as a call the stop waits for; a library's function is named.
+    source = "def wait(entered, gate):\n    entered.set()\n    gate.wait(10)\n"
+    engine: dict[str, object] = {"__name__": "spe_host.engine._x"}
+    exec(compile(source, str(Path(spe_host.__file__).parent / "engine" / "_x.py"), "exec"), engine)
+    library: dict[str, object] = {"__name__": "spinlib"}
+    exec(compile(source, "/tmp/spinlib.py", "exec"), library)
+    script = compile(
+        "engine(entered[0], gates[0])\nlibrary(entered[1], gates[1])\n", "job.py", "exec"
+    )
+    entered, gates = [threading.Event(), threading.Event()], [threading.Event(), threading.Event()]
+    namespace = {"engine": engine["wait"], "library": library["wait"], "entered": entered}
+    namespace["gates"] = gates
+    thread = threading.Thread(target=exec, args=(script, namespace), daemon=True)
+    reader = BlockedReader()
+    try:
+        thread.start()
+        assert entered[0].wait(5)
+        assert thread.ident is not None
+        assert reader.read(thread.ident, {"job.py"}) is None
+        gates[0].set()
+        assert entered[1].wait(5)
+        blocked = reader.read(thread.ident, {"job.py"})
+        assert blocked is not None
+        assert blocked.startswith("spinlib.wait() called at job.py:2 for ")
+    finally:
+        for gate in gates:
+            gate.set()
+        thread.join(5)

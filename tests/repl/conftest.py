@@ -10,10 +10,12 @@ output streams rather than an imitation of them. Scripts in its sessions can cal
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from support.engine import NativeCall
+from support.repl import Harness
 
 import spe_host
 from spe_host.testing import open_test_client
@@ -38,3 +40,11 @@ async def served(native_call: NativeCall) -> AsyncIterator[tuple[spe_host.Host, 
         finally:
             # A script still inside native_call() returns, so the host closes at once.
             native_call.release.set()
+
+
+@pytest.fixture
+def harness(
+    pipe: PipeInput, tmp_path: Path, served: tuple[spe_host.Host, spe_host.Client]
+) -> Harness:
+    host, client = served
+    return Harness(pipe, tmp_path, host, client)

@@ -7,10 +7,16 @@ from __future__ import annotations
 import pytest
 from prompt_toolkit import PromptSession
 from prompt_toolkit.document import Document
+from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import PipeInput
 from prompt_toolkit.output import DummyOutput
 
-from spe_host.repl._keys import indent_for_next_line, needs_more_input, python_key_bindings
+from spe_host.repl._keys import (
+    dedent_for_keyword,
+    indent_for_next_line,
+    needs_more_input,
+    python_key_bindings,
+)
 from spe_host.repl._style import make_lexer
 
 # --- continuation -------------------------------------------------------------------------
@@ -108,3 +114,42 @@ def test_tab_and_backspace_in_indentation(pipe: PipeInput) -> None:
 
 def test_escape_enter_runs_as_is(pipe: PipeInput) -> None:
     assert _prompt(pipe, "def f():\x1b\r") == "def f():"
+
+
+def test_ctrl_r_enter_takes_the_match_and_leaves_the_search(pipe: PipeInput) -> None:
+    # Defect 1: Enter in the search field takes the match and runs it, as readline's
+    # (the statement's own Enter used to handle it and left the search showing).
+    session: PromptSession[str] = PromptSession(
+        multiline=True,
+        key_bindings=python_key_bindings(),
+        history=InMemoryHistory(['print("hello")', "x = 1"]),
+        input=pipe,
+        output=DummyOutput(),
+    )
+    pipe.send_text("\x12hel\r")
+    assert session.prompt() == 'print("hello")'
+    assert not session.app.layout.is_searching
+
+
+@pytest.mark.parametrize(
+    ("before", "columns"),
+    [
+        ("if x:\n    y = 1\n    else", 4),
+        ("try:\n    f()\n    except ValueError as exc", 4),
+        ("if a:\n    if b:\n        f()\n        elif c", 4),
+        ("try:\n    f()\n    finally", 4),
+        ("if x:\n    y = 1\nelse", 0),  # at the top already
+        ("if a:\n    if b:\n        f()\n    else", 0),  # dedented by hand
+        ("if x:\n    y = 1\n    z = {1", 0),  # not a clause
+        ("    else", 0),  # nothing above it
+    ],
+)
+def test_dedent_for_keyword(before: str, columns: int) -> None:
+    assert dedent_for_keyword(before) == columns
+
+
+def test_else_dedents_as_it_is_typed(pipe: PipeInput) -> None:
+    # No indentation typed or removed by hand: `else:` lands under its `if`.
+    assert _prompt(pipe, "if x:\ry = 1\relse:\ry = 2\r\r") == (
+        "if x:\n    y = 1\nelse:\n    y = 2\n    "
+    )
