@@ -8,6 +8,7 @@ resource with an example exchange.
 """
 
 from ._app import create_app
+from ._capacity import DEFAULT_HTTP_LIMITS, HttpLimits
 from ._serve import HttpListening, serve_http
 
-__all__ = ["HttpListening", "create_app", "serve_http"]
+__all__ = ["DEFAULT_HTTP_LIMITS", "HttpLimits", "HttpListening", "create_app", "serve_http"]

@@ -32,6 +32,7 @@ from ..auth import FailureThrottle, TokenTable
 from ..service import Host, Service
 from . import _dashboard, _docs, _events, _logon, _openapi, _output, _sessions, _tasks
 from ._auth import HttpAuth, Logons
+from ._capacity import DEFAULT_HTTP_LIMITS, HttpLimits, RequestCap, StreamSlots
 from ._context import ApiContext
 from ._errors import error_response, handle_http_exception, handle_internal, handle_spe_error
 from ._routing import ApiRoute, Endpoint
@@ -64,6 +65,7 @@ def create_app(
     logon_idle_timeout: float = 900.0,
     max_logons: int = 1024,
     max_body: int = DEFAULT_MAX_BODY,
+    limits: HttpLimits = DEFAULT_HTTP_LIMITS,
 ) -> Starlette:
     """The HTTP API of ``host`` as an ASGI app (serve it with :func:`serve_http`).
 
@@ -75,6 +77,8 @@ def create_app(
         logon_idle_timeout: Seconds a logon session lives without use.
         max_logons: How many logon sessions may exist at once.
         max_body: The largest request body, in bytes (413 beyond).
+        limits: How many requests, and event streams and long-polls among them, the
+            API holds at once (503 beyond).
     """
     auth = HttpAuth(
         tokens,
@@ -83,14 +87,19 @@ def create_app(
     )
     app = Starlette(
         routes=_mount(ROUTES),
-        middleware=[Middleware(_BodyLimit, max_body=max_body)],
+        middleware=[
+            Middleware(RequestCap, max_requests=limits.max_requests),
+            Middleware(_BodyLimit, max_body=max_body),
+        ],
         exception_handlers={
             SpeError: handle_spe_error,
             HTTPException: handle_http_exception,
             Exception: handle_internal,
         },
     )
-    app.state.spe_context = ApiContext(Service(host), auth, TaskBook())
+    app.state.spe_context = ApiContext(
+        Service(host), auth, TaskBook(), StreamSlots(limits.max_streams)
+    )
     app.state.spe_routes = ROUTES
     return app
 
@@ -135,7 +144,7 @@ class _BodyLimit:
             await self._app(scope, receive, send)
             return
         length = Headers(scope=scope).get("content-length", "")
-        if length.isascii() and length.isdigit() and int(length) > self._max:
+        if length.isascii() and length.isdigit() and (len(length) > 18 or int(length) > self._max):
             await error_response(413, "too_large", self._sentence())(scope, receive, send)
             return
         seen = 0

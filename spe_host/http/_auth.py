@@ -80,7 +80,8 @@ class Logons:
 
     Args:
         idle_timeout: Seconds without use after which a logon is gone.
-        max_logons: How many may exist at once; one more drops the least recently used.
+        max_logons: How many may exist at once; one more drops the least recently used
+            of its own role (of any role, when it is its role's only one).
         clock: Returns the current time in seconds (trio's clock by default).
     """
 
@@ -115,7 +116,15 @@ class Logons:
         entry = LogonEntry(new_token(), role, new_token(), now)
         self._entries[entry.id] = entry
         while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+            # The least recently used logon of the same role goes first, so that one
+            # role's holders (an operator opening logons in a loop) cannot log out the
+            # other's; only when the new logon is its role's one does the oldest go.
+            same = (key for key, held in self._entries.items() if held.role is role)
+            victim = next(same)
+            if victim == entry.id:
+                self._entries.popitem(last=False)
+            else:
+                del self._entries[victim]
         return entry
 
     def use(self, logon_id: str) -> LogonEntry:
@@ -172,20 +181,23 @@ class HttpAuth:
         shown, host = _client(request)
         # As the socket's token_admit: the lock and the delay come before the check,
         # so parallel requests do not multiply a guesser's attempts.
-        async with self._locks.hold(host):
-            delay = self._throttle.delay_for(host)
-            if delay > 0:
-                await trio.sleep(delay)
-            try:
-                found = check()
-            except AuthenticationError as exc:
+        # A valid credential is answered at once: a guesser's penalty must not hold up
+        # the requests of everyone else on its host (on loopback: every local user),
+        # and a success does not forgive the guesser's failures either (HTTP clients
+        # succeed all the time). A failure waits out the penalty under the host's lock
+        # before it is answered, so parallel guesses from one host are one at a time.
+        try:
+            return check()
+        except AuthenticationError as exc:
+            async with self._locks.hold(host):
+                delay = self._throttle.delay_for(host)
+                if delay > 0:
+                    await trio.sleep(delay)
                 self._throttle.record_failure(host, f"{exc} (http request from {shown})")
-                context(request).service.record_auth(
-                    shown, ok=False, role=None, how="http", detail=str(exc)
-                )
-                raise
-        self._throttle.reset(host)
-        return found
+            context(request).service.record_auth(
+                shown, ok=False, role=None, how="http", detail=str(exc)
+            )
+            raise
 
     async def bearer(self, request: Request) -> Principal:
         """The principal of the request's ``Authorization: Bearer`` token.
@@ -219,7 +231,7 @@ class HttpAuth:
         """
         return await self._checked(request, lambda: self.logons.use(logon_id))
 
-    async def current_logon(self, request: Request) -> LogonEntry:
+    async def current_logon(self, request: Request, *, changes: bool | None = None) -> LogonEntry:
         """The logon the request comes with (``X-Session-Id`` or the cookie).
 
         Raises:
@@ -236,7 +248,9 @@ class HttpAuth:
                 f"logon id from POST /api/logon in {SESSION_HEADER} or the {COOKIE} cookie"
             )
         entry = await self.logon(request, cookie)
-        if request.method not in _SAFE_METHODS:
+        # ``changes``: whether this request changes state, when its method does not say
+        # (a GET that receives a result clears it).
+        if (request.method not in _SAFE_METHODS) if changes is None else changes:
             given = request.headers.get(CSRF_HEADER, "").encode("utf-8", "surrogatepass")
             if not hmac.compare_digest(given, entry.csrf_token.encode("ascii")):
                 raise PermissionDenied(
@@ -245,8 +259,11 @@ class HttpAuth:
                 )
         return entry
 
-    async def authenticate(self, request: Request) -> Principal:
+    async def authenticate(self, request: Request, *, changes: bool | None = None) -> Principal:
         """Who the request is: by bearer token, ``X-Session-Id`` or cookie, in that order.
+
+        ``changes`` says whether the request changes state (None: by its method); a
+        cookie request that does needs the CSRF token.
 
         Raises:
             AuthenticationError: The credentials are missing, wrong or expired.
@@ -254,7 +271,7 @@ class HttpAuth:
         """
         if "authorization" in request.headers:
             return await self.bearer(request)
-        entry = await self.current_logon(request)
+        entry = await self.current_logon(request, changes=changes)
         return self._principal(request, entry.role, f"logon {entry.id[:8]}")
 
     def _principal(self, request: Request, role: Role, connection: str) -> Principal:
@@ -262,8 +279,12 @@ class HttpAuth:
         return Principal(role, shown, connection, f"{role} at {shown} (http)")
 
 
-async def principal(request: Request, operation: Operation) -> Principal:
+async def principal(
+    request: Request, operation: Operation, *, changes: bool | None = None
+) -> Principal:
     """Authenticate ``request`` and check that its role may perform ``operation``.
+
+    ``changes``: whether the request changes state, when its method does not say.
 
     Raises:
         AuthenticationError: The credentials are missing, wrong or expired (401).
@@ -271,6 +292,6 @@ async def principal(request: Request, operation: Operation) -> Principal:
             token (403).
     """
     ctx = context(request)
-    who = await ctx.auth.authenticate(request)
+    who = await ctx.auth.authenticate(request, changes=changes)
     ctx.service.authorize(who, operation)
     return who

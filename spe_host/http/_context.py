@@ -15,6 +15,7 @@ from ..service import Service
 
 if TYPE_CHECKING:
     from ._auth import HttpAuth
+    from ._capacity import StreamSlots
     from ._taskbook import TaskBook
 
 __all__ = ["ApiContext", "context"]
@@ -28,11 +29,13 @@ class ApiContext:
         service: The host's operations, authorized per principal.
         auth: Tokens, logon sessions and the failure throttle.
         tasks: What the API keeps of tasks beyond the host's stop tickets.
+        streams: The slots of event streams and long-polls.
     """
 
     service: Service
     auth: HttpAuth
     tasks: TaskBook
+    streams: StreamSlots
 
 
 def context(request: Request) -> ApiContext:

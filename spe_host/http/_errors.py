@@ -21,12 +21,21 @@ from .._errors import SpeError
 from ._encode import ApiResponse, json_response
 from ._types import ErrorBody, ErrorDetail
 
-__all__ = ["error_response", "handle_http_exception", "handle_internal", "handle_spe_error"]
+__all__ = [
+    "RETRY_SOON",
+    "WWW_AUTHENTICATE",
+    "error_response",
+    "handle_http_exception",
+    "handle_internal",
+    "handle_spe_error",
+]
 
 logger = logging.getLogger("spe_host.http")
 
 #: Sent with every 401, as RFC 9110 asks.
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="spe_host"'}
+#: Sent with every 503: the host is full now, not broken.
+RETRY_SOON = {"Retry-After": "1"}
 
 _INTERNAL = (
     "the host failed to answer this request because of an internal error; its log has the details"
@@ -45,10 +54,15 @@ def error_response(
 async def handle_spe_error(request: Request, exc: Exception) -> Response:
     """Answer an :class:`~spe_host.SpeError` with its status, code and sentence."""
     assert isinstance(exc, SpeError)
-    if exc.http_status >= 500:
+    if exc.http_status == 503:
+        # Full, not broken: the client is told to come back; a flood must not flood the log.
+        logger.debug("%s %s refused: %s", request.method, request.url.path, exc)
+    elif exc.http_status >= 500:
         logger.error("%s %s failed: %s", request.method, request.url.path, exc)
     message = str(exc) or f"the request failed ({exc.code})"
-    return error_response(exc.http_status, exc.code, message)
+    return error_response(
+        exc.http_status, exc.code, message, RETRY_SOON if exc.http_status == 503 else None
+    )
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:

@@ -68,6 +68,7 @@ async def events(request: Request) -> Response:
     return EventStream(
         partial(_stream, api.service, principal, patterns, watching),
         closing=streams_closing(request.app),
+        slot=api.streams.take(),
     )
 
 

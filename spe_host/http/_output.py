@@ -42,7 +42,7 @@ from ._auth import principal as authenticate
 from ._context import context
 from ._encode import json_response, to_json
 from ._openapi import Events
-from ._params import query_bool
+from ._params import query_bool, whole_number
 from ._resources import session_resource
 from ._routing import ApiRoute
 from ._sse import Emitter, EventStream, streams_closing
@@ -105,12 +105,13 @@ def _offset(request: Request) -> int:
     name, value = "Last-Event-ID", request.headers.get("last-event-id")
     if value is None:
         name, value = "offset", request.query_params.get("offset", "0")
-    if not (value.isascii() and value.isdigit()):
+    offset = whole_number(value)
+    if offset is None:
         raise InvalidArgument(
-            f"{name} is {value!r}, which is not a byte offset; give a whole number of at "
-            "least 0 (the id of the last output event received)"
+            f"{name} is {value!r:.60}, which is not a byte offset; give a whole number of "
+            "at least 0 (the id of the last output event received)"
         )
-    return int(value)
+    return offset
 
 
 async def output(request: Request) -> Response:
@@ -127,6 +128,7 @@ async def output(request: Request) -> Response:
     return EventStream(
         partial(_stream, api.service, principal, session, cursor),
         closing=streams_closing(request.app),
+        slot=api.streams.take(),
     )
 
 

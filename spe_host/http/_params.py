@@ -21,7 +21,7 @@ from ._encode import from_json
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-__all__ = ["check_reason", "query_bool", "query_float", "query_str", "read_body"]
+__all__ = ["check_reason", "query_bool", "query_float", "query_str", "read_body", "whole_number"]
 
 T = TypeVar("T", bound="DataclassInstance")
 
@@ -96,9 +96,17 @@ async def read_body(request: Request, cls: type[T]) -> T:
         return from_json(cls, {})
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    # ValueError covers bad UTF-8, bad JSON and an integer too long to convert.
+    except (ValueError, RecursionError) as exc:
         raise ProtocolError(
             f"the request body is not valid JSON ({exc}); send a JSON object "
             "with Content-Type: application/json"
         ) from None
     return from_json(cls, data)
+
+
+def whole_number(text: str) -> int | None:
+    """``text`` as a whole number of at most 18 digits (an offset, a run number), or None."""
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None

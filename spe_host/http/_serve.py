@@ -37,6 +37,7 @@ from ..auth import FailureThrottle, TokenTable
 from ..service import Host
 from ..transport import UnixAddress, check_bind, parse_address, server_ssl_context
 from ._app import create_app
+from ._capacity import DEFAULT_HTTP_LIMITS, HttpLimits
 from ._sse import end_streams
 
 __all__ = ["HttpListening", "serve_http"]
@@ -72,6 +73,7 @@ async def serve_http(
     shutdown_timeout: float = 5.0,
     throttle: FailureThrottle | None = None,
     logon_idle_timeout: float = 900.0,
+    limits: HttpLimits = DEFAULT_HTTP_LIMITS,
     task_status: trio.TaskStatus[HttpListening] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Serve the HTTP API of ``host`` on ``address``, until cancelled.
@@ -95,6 +97,7 @@ async def serve_http(
             open event streams) before it cancels them.
         throttle: Slows down clients that fail to authenticate.
         logon_idle_timeout: Seconds a logon session lives without use.
+        limits: Requests, and event streams and long-polls, held at once (503 beyond).
         task_status: Receives an :class:`HttpListening` once clients can connect.
 
     Raises:
@@ -127,7 +130,9 @@ async def serve_http(
     config.accesslog = None
     config.include_server_header = False
     # Starlette's ASGI types and hypercorn's describe the same protocol, each its own way.
-    api = create_app(host, table, throttle=throttle, logon_idle_timeout=logon_idle_timeout)
+    api = create_app(
+        host, table, throttle=throttle, logon_idle_timeout=logon_idle_timeout, limits=limits
+    )
     app = cast(ASGIFramework, api)
     stopping = trio.Event()
     shield = trio.CancelScope(shield=True)

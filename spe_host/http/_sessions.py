@@ -17,7 +17,7 @@ from ..service import InvalidArgument, Operation
 from ._auth import principal
 from ._context import context
 from ._encode import json_response
-from ._params import check_reason, query_bool, query_str, read_body
+from ._params import check_reason, query_bool, query_str, read_body, whole_number
 from ._resources import run_path, session_resource, task_path
 from ._routing import ApiRoute
 from ._tasks import stop_task
@@ -130,13 +130,15 @@ async def list_runs(request: Request) -> Response:
 
 async def get_run(request: Request) -> Response:
     """``GET /api/sessions/{id}/runs/{run}[?keep=true]``: receive that run's result."""
-    who = await principal(request, Operation.RECEIVE)
+    keep = query_bool(request, "keep")
+    # Without keep the result is cleared: a change, so a cookie needs its CSRF token.
+    who = await principal(request, Operation.RECEIVE, changes=not keep)
     session = request.path_params["id"]
     run = request.path_params["run"]
     # "7" is short for "etl#7": a '#' must be written %23 in a path.
-    if run.isascii() and run.isdigit():
-        run = run_id(session, int(run))
-    keep = query_bool(request, "keep")
+    number = whole_number(run)
+    if number is not None:
+        run = run_id(session, number)
     result = context(request).service.receive(who, session, run=run, keep=keep)
     return json_response(result)
 

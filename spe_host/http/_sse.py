@@ -34,6 +34,8 @@ from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ._capacity import Slot
+
 __all__ = ["HEARTBEAT", "Emitter", "EventStream", "end_streams", "frame", "streams_closing"]
 
 #: Seconds of silence after which a stream sends a keepalive comment.
@@ -92,6 +94,7 @@ class EventStream(Response):
             stream ends when it returns.
         closing: Set when the server shuts down; the stream then ends.
         heartbeat: Seconds of silence before a keepalive comment.
+        slot: The stream's slot (:mod:`._capacity`), given back when the stream ends.
     """
 
     media_type = "text/event-stream"
@@ -102,6 +105,7 @@ class EventStream(Response):
         *,
         closing: trio.Event,
         heartbeat: float = HEARTBEAT,
+        slot: Slot | None = None,
     ) -> None:
         # As starlette's StreamingResponse: no body, so no Content-Length.
         self.status_code = 200
@@ -116,8 +120,16 @@ class EventStream(Response):
         self._produce = produce
         self._closing = closing
         self._heartbeat = heartbeat
+        self._slot = slot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._respond(receive, send)
+        finally:
+            if self._slot is not None:
+                self._slot.release()
+
+    async def _respond(self, receive: Receive, send: Send) -> None:
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )

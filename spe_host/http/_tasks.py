@@ -120,7 +120,8 @@ async def get_task(request: Request) -> Response:
     if wait is None:
         return json_response(find_task(ctx, who, task_id))
     ctx.service.authorize(who, Operation.WATCH)
-    return json_response(await _next_change(ctx, who, task_id, wait))
+    with ctx.streams.take():
+        return json_response(await _next_change(ctx, who, task_id, wait))
 
 
 async def delete_task(request: Request) -> Response:

@@ -182,7 +182,10 @@ class Journal:
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.put(Record(partial(Store.end_host, at=time.time())))
-            writer.close(timeout)
+            if not writer.close(timeout):
+                # Its thread still commits on the connection: closing it, or letting
+                # another host take the lock, would lose or interleave its rows.
+                return
         if self._db is not None:
             self._db.close()
             self._db = None

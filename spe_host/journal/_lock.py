@@ -36,16 +36,24 @@ def default_journal_path(name: str) -> Path:
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(
         os.path.expanduser("~"), ".local", "state"
     )
-    safe = _UNSAFE.sub("_", name).strip(".") or "_"
+    # One path component, short enough for any filesystem (as the REPL's history files).
+    safe = (_UNSAFE.sub("_", name).strip(".") or "_")[:120]
     return Path(base) / "spe-host" / f"{safe}.journal.sqlite"
 
 
 def private_file(path: Path) -> None:
-    """Make ``path``'s directory (0700, if missing) and the file itself (0600, if missing)."""
+    """Make ``path``'s directory (0700, if missing) and the file itself 0600.
+
+    A journal holds code and output: an existing file that others may read is made
+    private (its ``-wal`` and ``-shm`` files take its mode), if it is ours.
+    """
     if not path.parent.exists():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    info = path.stat()
+    if info.st_mode & 0o077 and info.st_uid == os.getuid():
+        os.chmod(path, info.st_mode & 0o700)
 
 
 class JournalLock:

@@ -167,13 +167,24 @@ class Writer:
         if full:
             self._wake.set()
 
-    def close(self, timeout: float) -> None:
-        """Flush what is queued and end the thread (waits up to ``timeout``)."""
+    def close(self, timeout: float) -> bool:
+        """Flush what is queued and end the thread (waits up to ``timeout``).
+
+        Returns:
+            True if the thread ended; False if it is still writing (then its
+            connection must stay open: it is using it).
+        """
         self._closing = True
         self._wake.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
-            logger.warning("the journal writer did not finish within %g s", timeout)
+            logger.warning(
+                "the journal writer did not finish within %g s; the journal stays open "
+                "(and locked) until it does or the process ends",
+                timeout,
+            )
+            return False
+        return True
 
     # -- the thread ---------------------------------------------------------------------
 

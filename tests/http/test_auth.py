@@ -163,13 +163,24 @@ async def test_a_cookie_request_that_changes_state_needs_the_csrf_token(
             _unauthorized(await client.get("/api/sessions"))
 
 
+def test_one_roles_logons_never_push_out_the_other_roles() -> None:
+    logons = Logons(idle_timeout=10.0, max_logons=3, clock=lambda: 0.0)
+    admin = logons.open(Role.ADMIN)
+    operators = [logons.open(Role.OPERATOR) for _ in range(5)]
+    assert len(logons) == 3
+    assert logons.use(admin.id) is admin
+    assert [logons.use(o.id) for o in operators[-2:]] == operators[-2:]
+    with pytest.raises(spe_host.AuthenticationError):
+        logons.use(operators[0].id)
+
+
 def test_logons_are_bounded_and_the_least_recently_used_goes_first() -> None:
     now = [0.0]
     logons = Logons(idle_timeout=10.0, max_logons=2, clock=lambda: now[0])
     first = logons.open(Role.ADMIN)
     second = logons.open(Role.OPERATOR)
     logons.use(first.id)
-    logons.open(Role.ADMIN)
+    logons.open(Role.OPERATOR)  # pushes out the least recently used operator logon
     assert len(logons) == 2
     assert logons.use(first.id) is first
     with pytest.raises(spe_host.AuthenticationError):

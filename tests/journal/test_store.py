@@ -233,3 +233,18 @@ def test_a_journal_that_cannot_be_written_says_why_and_refuses_required_runs(
             required.check_writable()
     finally:
         required.close()
+
+
+def test_an_existing_journal_others_may_read_is_made_private(tmp_path: Path) -> None:
+    # It holds code and output; its -wal and -shm files take the file's mode.
+    path = tmp_path / "shared.sqlite"
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    journal = Journal(path)
+    journal.open("one")
+    try:
+        assert path.stat().st_mode & 0o777 == 0o600
+        for extra in tmp_path.glob("shared.sqlite-*"):
+            assert extra.stat().st_mode & 0o077 == 0, extra
+    finally:
+        journal.close()

@@ -25,7 +25,7 @@ import trio
 
 import spe_host
 from spe_host import Role
-from spe_host.http import HttpListening, serve_http
+from spe_host.http import DEFAULT_HTTP_LIMITS, HttpLimits, HttpListening, serve_http
 from support.http import bearer
 
 
@@ -141,14 +141,18 @@ class Live:
 
 
 @asynccontextmanager
-async def live_http(**host_options: Any) -> AsyncIterator[Live]:
+async def live_http(
+    *, http_limits: HttpLimits = DEFAULT_HTTP_LIMITS, **host_options: Any
+) -> AsyncIterator[Live]:
     """A host and ``serve_http`` on an ephemeral loopback port; both end with the block."""
     async with spe_host.open_host(**host_options) as host, trio.open_nursery() as nursery:
         server = trio.CancelScope()
 
         async def serve(task_status: trio.TaskStatus[HttpListening]) -> None:
             with server:
-                await serve_http(host, "tcp://127.0.0.1:0", task_status=task_status)
+                await serve_http(
+                    host, "tcp://127.0.0.1:0", limits=http_limits, task_status=task_status
+                )
 
         listening = await nursery.start(serve)
         tokens = listening.tokens
