@@ -21,42 +21,16 @@ from the path), ``/dashboard/{file}`` the scripts and the style sheet.
 
 from __future__ import annotations
 
+from functools import partial
 from importlib import resources
 from typing import Final
 
-from starlette.requests import Request
-from starlette.responses import Response
-
-from ._docs import HtmlPage, Script, StyleSheet
-from ._openapi import Media
 from ._routing import ApiRoute
+from ._static import SECURITY_HEADERS, HtmlPage, Script, StyleSheet, static_route
 
 __all__ = ["ROUTES", "SECURITY_HEADERS"]
 
-_STATIC: Final = resources.files(__package__) / "static" / "dashboard"
-
-#: The headers of every dashboard answer: same-origin only, never in a frame.
-SECURITY_HEADERS: Final = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    # The files are small and change only with the package.
-    "Cache-Control": "no-cache",
-}
-
-
-def _file(path: str, name: str, media: type[Media], summary: str) -> ApiRoute:
-    content = (_STATIC / name).read_bytes()
-
-    async def endpoint(request: Request) -> Response:
-        return Response(content, media_type=media.media_type, headers=SECURITY_HEADERS)
-
-    return ApiRoute("GET", path, endpoint, summary, None, responses={200: media})
-
+_file: Final = partial(static_route, resources.files(__package__) / "static" / "dashboard")
 
 ROUTES: tuple[ApiRoute, ...] = (
     _file(
