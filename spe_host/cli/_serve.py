@@ -43,7 +43,7 @@ from .._model import RequestLimits
 from ._exits import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from ..auth import TokenTable
+    from ..auth import FailureThrottle, TokenTable
     from ..server import Limits, Listening
     from ..service import Host
 
@@ -103,7 +103,7 @@ async def run_host(args: argparse.Namespace, until: Callable[[], Awaitable[objec
     Raises:
         SpeError: A listener could not start.
     """
-    from ..auth import TokenTable
+    from ..auth import FailureThrottle, TokenTable
     from ..engine import DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_RESULTS, open_host
     from ..server import serve as serve_host
     from ._journal_verbs import journal_for_serve
@@ -128,8 +128,9 @@ async def run_host(args: argparse.Namespace, until: Callable[[], Awaitable[objec
             journal=journal,
         ) as host:
             # One table for every listener: the tokens of the connection files work
-            # over HTTP too.
+            # over HTTP too; one throttle, so a guesser's failures count on all of them.
             tokens = TokenTable.generate()
+            throttle = FailureThrottle()
             listening: list[Listening] = []
             for address in args.listen or [None]:
                 listener = partial(
@@ -140,13 +141,14 @@ async def run_host(args: argparse.Namespace, until: Callable[[], Awaitable[objec
                     tls_key=args.tls_key,
                     insecure=args.insecure,
                     tokens=tokens,
+                    throttle=throttle,
                     shutdown_timeout=drain,
                     limits=limits,
                 )
                 listening.append(await nursery.start(listener))
             http = None
             if args.http is not None:
-                http = await _serve_http(nursery, host, args, tokens, drain)
+                http = await _serve_http(nursery, host, args, tokens, throttle, drain)
             try:
                 _announce(args, listening, None if journal is None else journal.path, http)
                 await until()
@@ -199,7 +201,12 @@ _NO_HTTP = HttpServed("", {})
 
 
 async def _serve_http(
-    nursery: trio.Nursery, host: Host, args: argparse.Namespace, tokens: TokenTable, drain: float
+    nursery: trio.Nursery,
+    host: Host,
+    args: argparse.Namespace,
+    tokens: TokenTable,
+    throttle: FailureThrottle,
+    drain: float,
 ) -> HttpServed:
     """Serve the HTTP API on ``--http``; write its URL and tokens to files for this user.
 
@@ -218,6 +225,7 @@ async def _serve_http(
             host,
             args.http,
             tokens=tokens,
+            throttle=throttle,
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             insecure=args.insecure,

@@ -93,6 +93,7 @@ async def serve(
     tls_key: str | os.PathLike[str] | None = None,
     insecure: bool = False,
     tokens: TokenTable | None = None,
+    throttle: FailureThrottle | None = None,
     shutdown_timeout: float = 5.0,
     limits: Limits = DEFAULT_LIMITS,
     task_status: trio.TaskStatus[Listening] = trio.TASK_STATUS_IGNORED,
@@ -115,6 +116,9 @@ async def serve(
         tokens: The tokens a TCP listener accepts (None: fresh ones); a unix socket
             needs none. Pass one table to several listeners (and the HTTP API) to
             share it.
+        throttle: Slows down TCP peers that fail to authenticate (None: a fresh one);
+            pass one to several listeners (and the HTTP API) to count their failures
+            together.
         shutdown_timeout: Seconds a cancelled server waits for in-flight executions to
             report their end to their clients. Sessions are never stopped by it.
         limits: What peers may hold at once: connections, unauthenticated ones,
@@ -166,6 +170,7 @@ async def serve(
         tls_fingerprint=fingerprint,
         insecure=insecure,
         tokens=tokens,
+        throttle=throttle,
         shutdown_timeout=shutdown_timeout,
         limits=limits,
         task_status=task_status,

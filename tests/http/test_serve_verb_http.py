@@ -14,6 +14,7 @@ import httpx
 import pytest
 import trio
 
+import spe_host
 from spe_host.auth import read_connection_file
 from spe_host.cli._parser import build_parser
 from spe_host.cli._serve import run_host
@@ -73,4 +74,31 @@ async def test_serve_http_alone_keeps_the_default_unix_socket(
             assert f"admin token file: {runtime / 'default.http.json'}" in out
             token = json.loads((runtime / "default.http.json").read_text())["token"]
             assert token not in out
+            shutdown.set()
+
+
+async def test_a_guessers_failures_count_on_the_socket_and_over_http_together(
+    runtime: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["serve", "--json", "--listen", "tcp://127.0.0.1:0", "--http", "tcp://127.0.0.1:0"]
+    shutdown = trio.Event()
+    with trio.fail_after(15):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_host, build_parser().parse_args(argv), shutdown.wait)
+            announced = await _announced(capsys)
+            http = announced["http"]
+            assert isinstance(http, dict)
+            listening = announced["listening"]
+            assert isinstance(listening, list)
+            # Five failures are free (the default throttle); make them all on the socket.
+            for _ in range(5):
+                with pytest.raises(spe_host.AuthenticationError):
+                    async with spe_host.connect(listening[0]["address"], token="wrong"):
+                        pass
+            wrong = {"Authorization": "Bearer wrong"}
+            async with httpx.AsyncClient(base_url=http["url"], headers=wrong) as client:
+                started = trio.current_time()
+                assert (await client.get("/api/sessions")).status_code == 401
+                # The sixth failure, over HTTP, waits out the socket's penalty.
+                assert trio.current_time() - started >= 0.9
             shutdown.set()
