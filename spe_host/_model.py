@@ -46,6 +46,7 @@ __all__ = [
     "ExecutionInfo",
     "ExecutionResult",
     "ExecutionStatus",
+    "InputPrompt",
     "OutputChunk",
     "Progress",
     "ProgressReport",
@@ -53,6 +54,7 @@ __all__ = [
     "Role",
     "SessionInfo",
     "SessionState",
+    "Signature",
     "StateChange",
     "StopOutcome",
     "StopPhase",
@@ -278,6 +280,47 @@ class Completion:
     start: int
     display: str
     kind: str
+
+
+class InputPrompt(str):
+    """The prompt of a script's ``input()`` or ``getpass.getpass()``, as an input handler gets it.
+
+    It is the prompt text itself (a :class:`str`), so a handler written for a plain
+    prompt keeps working; ``secret`` says the answer must not be shown as it is typed.
+
+    Args:
+        text: The prompt.
+        secret: Whether the script asked with ``getpass.getpass()``.
+    """
+
+    secret: bool
+
+    def __new__(cls, text: str = "", *, secret: bool = False) -> InputPrompt:
+        prompt = super().__new__(cls, text)
+        prompt.secret = secret
+        return prompt
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signature:
+    """The signature of the callable whose call the cursor is in.
+
+    ``str()`` of it is the signature as written: ``f(a, b=2)``.
+
+    Attributes:
+        name: The callable's name.
+        params: Its parameters, each as a signature writes it (``b=2``, ``*args``).
+        index: The position in ``params`` of the argument at the cursor, or None.
+        doc: The first line of its docstring; empty without one.
+    """
+
+    name: str
+    params: list[str]
+    index: int | None = None
+    doc: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.name}({', '.join(self.params)})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -48,6 +48,7 @@ from ._model import (
     Role,
     SessionInfo,
     SessionState,
+    Signature,
     StateChange,
     StopOutcome,
     StopTicket,
@@ -232,6 +233,13 @@ class Service:
         """Completion candidates for ``text`` at ``cursor`` in the session's namespace."""
         self.authorize(principal, Operation.COMPLETE)
         return await self._host.complete(session, text, cursor)
+
+    async def signature(
+        self, principal: Principal, session: str, text: str, cursor: int
+    ) -> Signature | None:
+        """The signature of the call at ``cursor``; admin-only, as completion is."""
+        self.authorize(principal, Operation.COMPLETE)
+        return await self._host.signature(session, text, cursor)
 
     # -- looking ----------------------------------------------------------------------
 

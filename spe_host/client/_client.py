@@ -22,13 +22,30 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from .._model import Completion, ExecutionResult, OutputChunk, ProgressReport, SessionInfo
-from ..wire import Complete, Execute, ListSessions, Receive, Remove, Start, Wait, from_json
+from .._model import (
+    Completion,
+    ExecutionResult,
+    OutputChunk,
+    ProgressReport,
+    SessionInfo,
+    Signature,
+)
+from ..wire import (
+    Complete,
+    Execute,
+    ListSessions,
+    Receive,
+    Remove,
+    SignatureAt,
+    Start,
+    Wait,
+    from_json,
+)
 from ._base import array_of
 from ._execute import InputCallback, run_execute
 from ._follow import StateWatch, Subscription, subscription, watching
 from ._stops import StopRequests
-from ._versions import LOOP_MODE, RUN_IDS
+from ._versions import LOOP_MODE, RUN_IDS, SIGNATURES
 
 __all__ = ["Client"]
 
@@ -77,8 +94,11 @@ class Client(StopRequests):
             on_output: Called with every :class:`~spe_host.OutputChunk` (a
                 chunk the callback was too slow to take is reported as ``dropped``
                 on the next one).
-            on_input: Called with the prompt when the script calls ``input()``;
-                returns the line, or None (or raises ``EOFError``) for end-of-file.
+            on_input: Called with the prompt when the script calls ``input()`` or
+                ``getpass.getpass()`` (an :class:`~spe_host.InputPrompt`: a str
+                whose ``secret`` is true for getpass, whose answer must not be
+                echoed); returns the line, or None (or raises ``EOFError``) for
+                end-of-file.
                 It runs in a task of its own and is cancelled if the execution ends
                 first (a stop while waiting for input). Without it, ``input()`` in
                 the script raises ``EOFError``.
@@ -257,6 +277,33 @@ class Client(StopRequests):
             lambda request_id: Complete(id=request_id, session=session, text=text, cursor=position)
         )
         return [from_json(Completion, item) for item in array_of(value, "complete")]
+
+    async def signature(
+        self, session: str, text: str, cursor: int | None = None
+    ) -> Signature | None:
+        """The signature of the call around the cursor, inferred on the session's live
+        namespace (so objects that exist only there have one too).
+
+        Args:
+            session: The session whose namespace is used.
+            text: The text being edited.
+            cursor: The cursor position in ``text`` (default: its end).
+
+        Returns:
+            The signature, or None when the cursor is in no call the host knows.
+
+        Raises:
+            SessionNotFound: No such session.
+            LocalProtocolError: The host speaks a protocol older than 1.4.
+        """
+        self._require(SIGNATURES)
+        position = len(text) if cursor is None else cursor
+        value = await self._request(
+            lambda request_id: SignatureAt(
+                id=request_id, session=session, text=text, cursor=position
+            )
+        )
+        return None if value is None else from_json(Signature, value)
 
     def subscribe(
         self, session: str, from_offset: int = 0

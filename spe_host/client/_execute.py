@@ -20,7 +20,7 @@ import trio
 
 from .._errors import SpeError
 from .._groups import sole_exception
-from .._model import ExecutionResult, OutputChunk, ProgressReport
+from .._model import ExecutionResult, InputPrompt, OutputChunk, ProgressReport
 from ..wire import Done, Execute, InputRequest, Output
 from ..wire import Progress as ProgressEvent
 from ._follow import chunk_of, progress_of
@@ -29,8 +29,9 @@ from ._mux import Multiplexer, next_event
 
 __all__ = ["InputCallback", "run_execute"]
 
-#: Answers ``input()``: given the prompt, the line (or None, or EOFError, for end-of-file).
-InputCallback = Callable[[str], Awaitable[str | None] | str | None]
+#: Answers ``input()``: given the prompt (an :class:`InputPrompt`, whose ``secret`` is
+#: true for ``getpass.getpass()``), the line (or None, or EOFError, for end-of-file).
+InputCallback = Callable[[InputPrompt], Awaitable[str | None] | str | None]
 
 _T = TypeVar("_T")
 
@@ -90,7 +91,7 @@ async def _answer_input(
     text: str | None = None
     try:
         if on_input is not None:
-            answer = on_input(request.prompt)
+            answer = on_input(InputPrompt(request.prompt, secret=request.secret))
             text = await answer if inspect.isawaitable(answer) else answer
     except EOFError:
         text = None

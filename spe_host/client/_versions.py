@@ -20,6 +20,7 @@ __all__ = [
     "FORCED_STOPS",
     "LOOP_MODE",
     "RUN_IDS",
+    "SIGNATURES",
     "STOP_REASONS",
     "STOP_TICKETS",
     "Feature",
@@ -51,6 +52,7 @@ FORCED_STOPS: Final = Feature("forced stops", 3, "stop without force")
 STOP_TICKETS: Final = Feature(
     "stop tickets", 3, "follow the session's state with sessions() or watch()"
 )
+SIGNATURES: Final = Feature("signatures", 4, "infer the signature locally")
 
 
 def require(version: str, feature: Feature, *, needed: bool = True) -> None:

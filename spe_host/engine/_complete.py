@@ -41,16 +41,17 @@ import re
 import threading
 import types
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import trio
 
 from .._model import Completion
 from ._session import ScriptSession
 
-__all__ = ["CompletionSlots", "complete"]
+__all__ = ["CompletionSlots", "complete", "interpreter", "read_namespace"]
 
 logger = logging.getLogger("spe_host")
+_T = TypeVar("_T")
 
 _MAX_COMPLETIONS: Final = 1000
 _RESERVED_PREFIX: Final = "__spe_"
@@ -96,7 +97,7 @@ class CompletionSlots:
         """True while a completion of ``session`` runs (abandoned or not)."""
         return session in self._in_flight
 
-    async def run(self, session: str, fn: Callable[[], list[Completion]]) -> list[Completion]:
+    async def run(self, session: str, fn: Callable[[], _T]) -> _T:
         """Run ``fn`` in a worker thread as ``session``'s one completion in flight."""
         while (previous := self._in_flight.get(session)) is not None:
             await previous.wait()
@@ -111,13 +112,13 @@ class CompletionSlots:
             if self._in_flight.get(session) is done:
                 del self._in_flight[session]
 
-        def work() -> list[Completion]:
+        def work() -> tuple[_T, ...]:
             with lock:
                 if state[0] == "given up":
-                    return []
+                    return ()  # nobody waits for the answer any more
                 state[0] = "running"
             try:
-                return fn()
+                return (fn(),)
             finally:
                 # The run is over when the host closes: nobody is left to tell.
                 with contextlib.suppress(trio.RunFinishedError):
@@ -136,7 +137,7 @@ class CompletionSlots:
                 finish()
             raise
         finish()
-        return found
+        return found[0]
 
 
 async def complete(
@@ -166,6 +167,37 @@ async def complete(
     Raises:
         ValueError: ``cursor`` is outside ``text``.
     """
+    return await read_namespace(
+        session,
+        lambda namespace: _completions(namespace, text, cursor),
+        text,
+        cursor,
+        limiter=limiter,
+        timeout=timeout,
+        empty=[],
+        what="completion",
+        answered="no candidates",
+    )
+
+
+async def read_namespace(
+    session: ScriptSession | tuple[str, dict[str, Any]],
+    fn: Callable[[dict[str, Any]], _T],
+    text: str,
+    cursor: int,
+    *,
+    limiter: CompletionSlots,
+    timeout: float,
+    empty: _T,
+    what: str,
+    answered: str,
+) -> _T:
+    """Run ``fn`` on the session's namespace in ``limiter``, as :func:`complete` does.
+
+    ``empty`` is the answer when it takes longer than ``timeout`` (a warning says
+    that ``what`` took too long and was ``answered``); ``cursor`` is checked against
+    ``text`` first.
+    """
     if not 0 <= cursor <= len(text):
         raise ValueError(
             f"the cursor ({cursor}) is outside the text, which has {len(text)} characters"
@@ -175,14 +207,16 @@ async def complete(
         session_id, namespace = session.id, session.namespace
     else:
         session_id, namespace = session
-    found: list[Completion] = []
+    found = empty
     with trio.move_on_after(timeout) as scope:
-        found = await limiter.run(session_id, lambda: _completions(namespace, text, cursor))
+        found = await limiter.run(session_id, lambda: fn(namespace))
     if scope.cancelled_caught:
         logger.warning(
-            "completion in session %r took longer than %g s; answered no candidates",
+            "%s in session %r took longer than %g s; answered %s",
+            what,
             session_id,
             timeout,
+            answered,
         )
     return found
 
@@ -222,13 +256,8 @@ def _is_dotted_name(word: str) -> bool:
 
 
 def _jedi_completions(namespace: dict[str, Any], text: str, cursor: int) -> list[Completion]:
-    import jedi
-
     lines = text[:cursor].split("\n")
-    inert = {name: value for name, value in namespace.items() if not _runs_code(value)}
-    script = jedi.Interpreter(text, [inert])
-    # Per script, not jedi's global setting: no properties, no live __getitem__.
-    script._inference_state.allow_unsafe_executions = False
+    script = interpreter(namespace, text)
     return [
         Completion(
             text=c.name,
@@ -238,6 +267,18 @@ def _jedi_completions(namespace: dict[str, Any], text: str, cursor: int) -> list
         )
         for c in script.complete(len(lines), len(lines[-1]))
     ]
+
+
+def interpreter(namespace: dict[str, Any], text: str) -> Any:
+    """A ``jedi.Interpreter`` on ``text`` that sees only the namespace's inert values
+    and runs no code of the script's (no properties, no live ``__getitem__``)."""
+    import jedi
+
+    inert = {name: value for name, value in namespace.items() if not _runs_code(value)}
+    script = jedi.Interpreter(text, [inert])
+    # Per script, not jedi's global setting.
+    script._inference_state.allow_unsafe_executions = False
+    return script
 
 
 def _static_completions(namespace: dict[str, Any], word: str, cursor: int) -> list[Completion]:

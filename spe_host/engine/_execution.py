@@ -45,7 +45,7 @@ from typing import Any
 import trio
 
 from .._errors import SpeError
-from .._model import ExecutionResult, ExecutionStatus, StopPhase, StopTicket
+from .._model import ExecutionResult, ExecutionStatus, InputPrompt, StopPhase, StopTicket
 from . import _instrument
 from ._blocked import BlockedReader
 from ._checkpoint import StopFlags, checkpoint
@@ -66,8 +66,9 @@ __all__ = [
     "checkpoint",
 ]
 
-#: Answers ``input()``: takes the prompt, returns the line (None for end-of-file).
-InputHandler = Callable[[str], Awaitable[str | None]]
+#: Answers ``input()`` and ``getpass.getpass()``: takes the prompt (a str whose
+#: ``secret`` is true for getpass), returns the line (None for end-of-file).
+InputHandler = Callable[[InputPrompt], Awaitable[str | None]]
 
 # trio 0.30 and later take the reason a scope is cancelled for, and show it.
 _CANCEL_TAKES_REASON = "reason" in inspect.signature(trio.CancelScope.cancel).parameters
@@ -359,8 +360,9 @@ class Execution:
         """Take the execution's stdout/stderr text."""
         self.output.write(text)
 
-    def readline(self) -> str:
-        """Answer ``input()``: ask the client, or fail with a sentence saying why."""
+    def readline(self, secret: bool = False) -> str:
+        """Answer ``input()`` (or, ``secret``, ``getpass()``): ask the client, or fail
+        with a sentence saying why."""
         if self.input_handler is None:
             raise EOFError(
                 f"session {self.session_id!r} runs in the background with no client "
@@ -379,11 +381,11 @@ class Execution:
                 "input() cannot wait for an answer inside a statement that awaits or in "
                 "a thread the script started; read input in a statement of its own"
             )
-        prompt = self.output.take_line_tail()
+        prompt = InputPrompt(self.output.take_line_tail(), secret=secret)
         with self.stop.hop():
             return trio.from_thread.run(self._ask, prompt, trio_token=self._token)
 
-    async def _ask(self, prompt: str) -> str:
+    async def _ask(self, prompt: InputPrompt) -> str:
         handler = self.input_handler
         assert handler is not None
         with self._stoppable():

@@ -216,9 +216,10 @@ class Host(Registry):
             id: The session.
             code: The source to run.
             interactive: Show the value of a final expression and bind it to ``_``.
-            input_handler: Answers ``input()`` in the script (given the prompt,
-                returns the line, or None for end-of-file); without one
-                ``input()`` raises ``EOFError``.
+            input_handler: Answers ``input()`` and ``getpass.getpass()`` in the
+                script (given the prompt, an :class:`~spe_host.InputPrompt` whose
+                ``secret`` is true for getpass, returns the line, or None for
+                end-of-file); without one they raise ``EOFError``.
             loop: Run synchronous statements in the trio thread (loop mode); see
                 :meth:`start`.
             by: Who runs it, for the journal (the service passes its principal).

@@ -14,7 +14,8 @@ straight through to the stream that was there before.
 Bytes written to ``sys.stdout.buffer`` are text for the session too (decoded as
 UTF-8, a bad byte replaced). ``getpass.getpass()`` opens the process's terminal
 itself, which inside an execution is the host's, not the attached client's: while the
-proxies are installed it asks through the session as ``input()`` does.
+proxies are installed it asks through the session as ``input()`` does, marking the
+request secret so that the client reads the answer without echoing it.
 
 The proxies are the one piece of global mutable state in spe_host: the streams they
 replace are global already, and there is no other way to catch ``print``. They are
@@ -40,8 +41,8 @@ class Sink(Protocol):
     def write(self, text: str) -> None:
         """Take text written to stdout or stderr."""
 
-    def readline(self) -> str:
-        """Answer a read from stdin (``input()``)."""
+    def readline(self, secret: bool = False) -> str:
+        """Answer a read from stdin (``input()``; ``secret`` for ``getpass()``)."""
 
 
 _current: contextvars.ContextVar[Sink | None] = contextvars.ContextVar(
@@ -120,7 +121,7 @@ def _getpass(prompt: str = "Password: ", stream: TextIO | None = None) -> str:
     if sink is None:
         return _saved_getpass(prompt, stream)
     sink.write(prompt)
-    line = sink.readline()
+    line = sink.readline(secret=True)
     if not line:
         raise EOFError("no answer to getpass(): the client gave end-of-file")
     return line.rstrip("\n")

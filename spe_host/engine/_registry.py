@@ -37,6 +37,7 @@ from .._model import (
     Progress,
     RequestLimits,
     SessionState,
+    Signature,
     StateChange,
     StopTicket,
     check_session_id,
@@ -51,6 +52,7 @@ from ._match import Patterns
 from ._observe import Observer
 from ._runs import check_keep_results
 from ._session import ScriptSession
+from ._signature import signature
 from ._watch import Watcher
 
 __all__ = ["LOCATION_INTERVAL", "Registry"]
@@ -294,10 +296,26 @@ class Registry:
             SessionNotFound: ``id`` is not a valid session id.
             ValueError: ``cursor`` is outside ``text``.
         """
+        return await complete(self._inspected(id), text, cursor, limiter=self._completion_limiter)
+
+    async def signature(self, id: str, text: str, cursor: int) -> Signature | None:
+        """The signature of the call around ``cursor`` in ``text``, inferred by jedi on
+        the session's namespace, with completion's rules and limits (:meth:`complete`).
+
+        Returns:
+            The signature, or None when the cursor is in no call jedi knows.
+
+        Raises:
+            SessionNotFound: ``id`` is not a valid session id.
+            ValueError: ``cursor`` is outside ``text``.
+        """
+        return await signature(self._inspected(id), text, cursor, limiter=self._completion_limiter)
+
+    def _inspected(self, id: str) -> ScriptSession | tuple[str, dict[str, Any]]:
+        # A session that does not exist yet: the names the host gives every new one.
         if id not in self._sessions and _valid_id(id):
-            fresh = {"__builtins__": builtins, **self._namespace}
-            return await complete((id, fresh), text, cursor, limiter=self._completion_limiter)
-        return await complete(self.session(id), text, cursor, limiter=self._completion_limiter)
+            return (id, {"__builtins__": builtins, **self._namespace})
+        return self.session(id)
 
     # -- internals ------------------------------------------------------------
 

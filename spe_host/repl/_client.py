@@ -17,9 +17,11 @@ from typing import Protocol
 from .._model import (
     Completion,
     ExecutionResult,
+    InputPrompt,
     OutputChunk,
     ProgressReport,
     SessionInfo,
+    Signature,
     StateChange,
     StopOutcome,
 )
@@ -41,7 +43,7 @@ class ReplClient(Protocol):
         *,
         interactive: bool = True,
         on_output: Callable[[OutputChunk], object] | None = None,
-        on_input: Callable[[str], Awaitable[str | None]] | None = None,
+        on_input: Callable[[InputPrompt], Awaitable[str | None]] | None = None,
         on_progress: Callable[[ProgressReport], object] | None = None,
         loop: bool = False,
     ) -> ExecutionResult: ...
@@ -63,6 +65,10 @@ class ReplClient(Protocol):
     async def complete(
         self, session: str, text: str, cursor: int | None = None
     ) -> list[Completion]: ...
+
+    async def signature(
+        self, session: str, text: str, cursor: int | None = None
+    ) -> Signature | None: ...
 
     def subscribe(
         self, session: str, from_offset: int = 0

@@ -17,7 +17,7 @@ from typing import TextIO
 import trio
 
 from .._errors import SpeError, TransportError
-from .._model import dropped_marker, printable
+from .._model import InputPrompt, dropped_marker, printable
 from ._client import OutputChunk, ProgressReport, ReplClient
 from ._keys import needs_more_input
 from ._screen import stdout_writer
@@ -58,8 +58,9 @@ async def run_piped(
     async def read_line() -> str:
         return await trio.to_thread.run_sync(stream.readline, abandon_on_cancel=True)
 
-    async def answer(prompt: str) -> str | None:
-        # The prompt came with the output already.
+    async def answer(prompt: InputPrompt) -> str | None:
+        # The prompt came with the output already; the answer (a getpass() one too)
+        # is read from the pipe and never written back.
         line = await read_line()
         return line.rstrip("\n") if line else None
 

@@ -28,6 +28,7 @@ from prompt_toolkit.output import Output as TerminalOutput
 from .._errors import SpeError
 from .._format import format_progress
 from .._model import Completion as WireCompletion
+from .._model import Signature
 from ._completer import RemoteCompleter
 from ._history import open_history
 from ._keys import python_key_bindings
@@ -50,11 +51,12 @@ async def run_prompt(
     message: str | None = None,
     *,
     default: str = "",
+    secret: bool = False,
 ) -> str:
     """Run ``prompt()`` in a worker thread; on cancellation close it and wait.
 
     While it runs, ``screen`` writes above the prompt. ``default`` is the text the
-    line starts with.
+    line starts with; ``secret`` reads it without echo (``getpass()``).
 
     Raises:
         KeyboardInterrupt: Ctrl-C at the prompt.
@@ -69,9 +71,12 @@ async def run_prompt(
 
     def run() -> str:
         try:
+            # Always given: a PromptSession keeps is_password from one call to the next.
             if message is None:
-                return prompt_session.prompt(pre_run=pre_run, default=default)
-            return prompt_session.prompt(message, pre_run=pre_run, default=default)
+                return prompt_session.prompt(pre_run=pre_run, default=default, is_password=secret)
+            return prompt_session.prompt(
+                message, pre_run=pre_run, default=default, is_password=secret
+            )
         finally:
             finished.set()
 
@@ -123,7 +128,7 @@ class Prompts:
         self._answer: PromptSession[str] | None = None
         self._trio_token: trio.lowlevel.TrioToken | None = None
         #: The signature of the call under the cursor, for the toolbar.
-        self.hint = SignatureHint()
+        self.hint = SignatureHint(self._fetch_signature)
 
     def statement(self) -> PromptSession[str]:
         """The statement prompt of the current session (call from the trio thread)."""
@@ -225,6 +230,25 @@ class Prompts:
             except SpeError:
                 return []
         return []
+
+    def _fetch_signature(self, text: str, cursor: int) -> Signature | None:
+        # Called in the hint's thread; None (the host knows nothing, is too old, is
+        # gone) lets the hint infer it locally.
+        try:
+            return trio.from_thread.run(
+                self._signature_remote, text, cursor, trio_token=self._trio_token
+            )
+        except (trio.RunFinishedError, RuntimeError):
+            return None
+
+    async def _signature_remote(self, text: str, cursor: int) -> Signature | None:
+        repl = self._repl
+        with trio.move_on_after(COMPLETE_TIMEOUT):
+            try:
+                return await repl.client.signature(repl.session, text, cursor)
+            except SpeError:
+                return None
+        return None
 
     def _fetch_session_ids(self) -> list[str]:
         client = self._repl.client

@@ -45,7 +45,7 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output as TerminalOutput
 
 from .._errors import SessionBusy, SpeError, TransportError
-from .._model import ExecutionResult, SessionInfo, SessionState, StateChange
+from .._model import ExecutionResult, InputPrompt, SessionInfo, SessionState, StateChange
 from ._client import OutputChunk, ProgressReport, ReplClient
 from ._commands import MetaCommands, is_exit
 from ._display import attach_banner, show_result
@@ -369,8 +369,9 @@ class Repl:
     def _typing_ahead(self) -> contextlib.AbstractContextManager[None]:
         return typing_ahead() if self._terminal else contextlib.nullcontext()
 
-    async def _answer_input(self, prompt: str) -> str | None:
-        """Answer the script's ``input()`` with an inline prompt (None: end of file)."""
+    async def _answer_input(self, prompt: InputPrompt) -> str | None:
+        """Answer the script's ``input()`` with an inline prompt (None: end of file);
+        a ``getpass()`` answer is not echoed."""
         answer_prompt = self.prompts.answer()
         # input() writes its prompt to the script's stdout, which was streamed here
         # already. prompt_toolkit redraws from the start of the line when it accepts
@@ -378,7 +379,7 @@ class Repl:
         # copy is erased and prompt_toolkit draws the prompt.
         self.screen.take_back(prompt)
         try:
-            answer = await run_prompt(self.screen, answer_prompt, prompt)
+            answer = await run_prompt(self.screen, answer_prompt, prompt, secret=prompt.secret)
             # Accepting the answer moved the terminal's cursor to a fresh line.
             self.screen.at_line_start = True
             return answer

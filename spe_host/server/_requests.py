@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .._errors import ConnectionLost, LocalProtocolError, SessionBusy, SpeError
-from .._model import Progress, StopTicket
+from .._model import InputPrompt, Progress, StopTicket
 from ..service import InputHandler, Operation
 from ..wire import (
     Complete,
@@ -47,6 +47,7 @@ from ..wire import (
     Remove,
     Request,
     Result,
+    SignatureAt,
     Start,
     StateChanged,
     Stop,
@@ -105,6 +106,7 @@ class Requests:
             Receive: self._receive,
             Remove: self._remove,
             Complete: self._complete,
+            SignatureAt: self._signature,
             Subscribe: self._subscribe,
             Watch: self._watch,
         }
@@ -246,7 +248,7 @@ class Requests:
                 logger.exception("forwarding the output of execute %d failed", request.id)
 
     def _input_handler(self, request: Execute, run: Run) -> InputHandler:
-        async def answer(prompt: str) -> str | None:
+        async def answer(prompt: InputPrompt) -> str | None:
             if self._conn.framed.gone:
                 return None  # nobody to ask: input() sees end-of-file
             pending = _PendingInput()
@@ -256,7 +258,12 @@ class Requests:
                     # The prompt and everything printed before it go out first.
                     await self._sender.drain(request.id, request.session, run)
                 await self._sender.send(
-                    InputRequest(id=request.id, session=request.session, prompt=prompt)
+                    InputRequest(
+                        id=request.id,
+                        session=request.session,
+                        prompt=str(prompt),
+                        secret=prompt.secret,
+                    )
                 )
                 return await pending.wait()
             except (ConnectionLost, LocalProtocolError):
@@ -329,6 +336,12 @@ class Requests:
             self._conn.principal, request.session, request.text, request.cursor
         )
         await self._sender.reply(request.id, [to_json(c) for c in found])
+
+    async def _signature(self, request: SignatureAt) -> None:
+        found = await self._service.signature(
+            self._conn.principal, request.session, request.text, request.cursor
+        )
+        await self._sender.reply(request.id, None if found is None else to_json(found))
 
     async def _subscribe(self, request: Subscribe) -> None:
         self._check_stream(request.id)

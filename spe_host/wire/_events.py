@@ -52,7 +52,7 @@ __all__ = [
     "Welcome",
 ]
 
-PROTOCOL_VERSION: Final = "1.3"
+PROTOCOL_VERSION: Final = "1.4"
 DEFAULT_MAX_FRAME: Final = 16 * 1024 * 1024
 
 ERROR_CODES: Final = frozenset(
@@ -194,6 +194,8 @@ class InputRequest(Message):
         id: The request id of the ``execute``.
         session: The session id.
         prompt: The prompt passed to ``input()``.
+        secret: The script called ``getpass.getpass()``: read the answer without
+            echoing it (new in 1.4; a 1.3 client ignores it and echoes).
     """
 
     TYPE: ClassVar[str] = "input_request"
@@ -201,6 +203,7 @@ class InputRequest(Message):
     id: int
     session: str
     prompt: str
+    secret: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

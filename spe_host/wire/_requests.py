@@ -31,6 +31,7 @@ __all__ = [
     "ListSessions",
     "Receive",
     "Remove",
+    "SignatureAt",
     "Start",
     "Stop",
     "Subscribe",
@@ -286,6 +287,14 @@ class Complete(Request):
         if self.cursor > len(self.text):
             return f"'cursor' ({self.cursor}) is past the end of 'text' ({len(self.text)})"
         return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignatureAt(Complete):
+    """The signature of the call around the cursor (wire type ``signature``, new in
+    1.4); answered by a ``Signature``, or null. Its fields are ``complete``'s."""
+
+    TYPE: ClassVar[str] = "signature"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

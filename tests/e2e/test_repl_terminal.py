@@ -9,6 +9,7 @@ typed; where a step must wait for the host, the test polls ``spe-host ls --json`
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -148,9 +149,30 @@ def test_help_goes_through_the_pager(server: ServerProcess, spawned: list[pexpec
     detach(child)
 
 
+def test_getpass_reads_the_answer_without_echo(
+    server: ServerProcess, spawned: list[pexpect.spawn]
+) -> None:
+    # Defect 7: getpass() reaches the client, and what is typed is not shown.
+    child = attach(server, spawned, "secret")
+    typed = io.StringIO()
+    child.logfile_read = typed
+    child.send("import getpass; pw = getpass.getpass('pw? ')\r")
+    child.expect("pw? ")
+    child.send("hunter2\r")
+    child.send("print(pw.upper(), len(pw))\r")
+    child.expect("HUNTER2 7")
+    child.expect(">>> ")
+    detach(child)
+    assert "hunter2" not in typed.getvalue()
+
+
 def test_piped_attach_prompts_once_and_runs_on(server: ServerProcess) -> None:
-    # Defect 5: the input() prompt was written twice.
-    script = 'x = input("name? ")\nAlice\nprint("got", x)\n'
+    # Defect 5: the input() prompt was written twice; a getpass() answer is not
+    # written back either.
+    script = (
+        'x = input("name? ")\nAlice\nprint("got", x)\n'
+        'import getpass; p = getpass.getpass("pw? ")\nhunter2\nprint(p.upper())\n'
+    )
     done = subprocess.run(
         [*SPE_HOST, "attach", "-s", "piped"],
         input=script,
@@ -161,4 +183,4 @@ def test_piped_attach_prompts_once_and_runs_on(server: ServerProcess) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "name? got Alice\n"
+    assert done.stdout == "name? got Alice\npw? HUNTER2\n"

@@ -492,6 +492,21 @@ async def test_input_with_a_handler_gets_the_answer(host: spe_host.Host) -> None
         assert result.output == "colour? size? other? "
 
 
+async def test_the_handler_knows_a_getpass_prompt_is_secret(host: spe_host.Host) -> None:
+    asked: list[tuple[str, bool]] = []
+
+    async def answer(prompt: spe_host.InputPrompt) -> str | None:
+        asked.append((prompt, prompt.secret))
+        return "typed"
+
+    code = "import getpass\nname = input('name? ')\npw = getpass.getpass('pw? ')\n"
+    with trio.fail_after(5):
+        result = await host.execute("pw", code, input_handler=answer)
+    assert result.status is ExecutionStatus.COMPLETED, result.error
+    assert asked == [("name? ", False), ("pw? ", True)]
+    assert host.session("pw").namespace["pw"] == "typed"
+
+
 # A child process on a pseudo-terminal: input() in a session must still ask the
 # handler, not read the terminal (CPython reads the terminal directly when
 # sys.stdin and sys.stdout report the console's file descriptors).

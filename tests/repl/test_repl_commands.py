@@ -20,7 +20,7 @@ from support.repl import Harness, namespace
 import spe_host
 from spe_host.repl import Repl
 from spe_host.repl._display import format_value
-from spe_host.repl._signature import signature_at
+from spe_host.repl._signature import hint_text, local_signature
 from spe_host.repl._style import make_style
 from spe_host.testing import open_test_client
 
@@ -240,12 +240,13 @@ async def test_completion_before_the_first_statement(harness: Harness) -> None:
 
 
 def test_signature_of_the_call_under_the_cursor() -> None:
-    hint = signature_at("import json\njson.dumps(x, ", 25)
-    assert hint is not None
+    found = local_signature("import json\njson.dumps(x, ", 25)
+    assert found is not None
+    hint = hint_text(found)
     assert hint.startswith("dumps(obj: Any, [skipkeys: bool=False], ")
     assert hint.endswith("Serialize ``obj`` to a JSON formatted ``str``.")
-    assert signature_at("len(x)", 6) is None  # past the closing bracket
-    assert signature_at("x = 1", 5) is None
+    assert local_signature("len(x)", 6) is None  # past the closing bracket
+    assert local_signature("x = 1", 5) is None
 
 
 async def test_the_toolbar_shows_the_signature_while_typing(harness: Harness) -> None:
@@ -259,4 +260,19 @@ async def test_the_toolbar_shows_the_signature_while_typing(harness: Harness) ->
             assert "\n print([*values: object], sep" in bar
             harness.pipe.send_text("2)")
             await wait_until(lambda: repl.prompts.hint.text is None)
+        harness.pipe.send_text("\x15\x04")
+
+
+async def test_the_toolbar_shows_the_hosts_signature(harness: Harness) -> None:
+    # `f` exists only in the session on the host: the REPL's own jedi cannot know it.
+    with trio.fail_after(10):
+        await harness.host.execute("main", 'def f(a, b=2):\n    "Add them up."\n')
+    repl = harness.repl()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(repl.run)
+        with trio.fail_after(10):
+            harness.pipe.send_text("f(1, ")
+            await wait_until(lambda: repl.prompts.hint.text is not None)
+            assert repl.prompts.hint.text == "f(a, [b=2])  Add them up."
+            assert harness.client.signatures[-1] == ("main", "f(1, ", 5)
         harness.pipe.send_text("\x15\x04")

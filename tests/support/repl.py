@@ -19,10 +19,12 @@ import spe_host
 from spe_host._model import (
     Completion,
     ExecutionResult,
+    InputPrompt,
     OutputChunk,
     ProgressReport,
     SessionInfo,
     SessionState,
+    Signature,
     StopOutcome,
 )
 from spe_host.client import StateWatch, Subscription
@@ -46,6 +48,7 @@ class Recorded:
         self.forced: list[bool] = []
         self.subscribed: list[tuple[str, int]] = []
         self.completed: list[tuple[str, str, int | None]] = []
+        self.signatures: list[tuple[str, str, int | None]] = []
 
     async def execute(
         self,
@@ -54,14 +57,14 @@ class Recorded:
         *,
         interactive: bool = True,
         on_output: Callable[[OutputChunk], object] | None = None,
-        on_input: Callable[[str], Awaitable[str | None]] | None = None,
+        on_input: Callable[[InputPrompt], Awaitable[str | None]] | None = None,
         on_progress: Callable[[ProgressReport], object] | None = None,
         loop: bool = False,
     ) -> ExecutionResult:
         self.executed.append((session, code))
         self.loops.append(loop)
 
-        async def answer(prompt: str) -> str | None:
+        async def answer(prompt: InputPrompt) -> str | None:
             assert on_input is not None
             reply = await on_input(prompt)
             self.answers.append(reply)
@@ -102,6 +105,12 @@ class Recorded:
     ) -> list[Completion]:
         self.completed.append((session, text, cursor))
         return await self.client.complete(session, text, cursor)
+
+    async def signature(
+        self, session: str, text: str, cursor: int | None = None
+    ) -> Signature | None:
+        self.signatures.append((session, text, cursor))
+        return await self.client.signature(session, text, cursor)
 
     def subscribe(
         self, session: str, from_offset: int = 0
