@@ -41,7 +41,6 @@ from .._model import (
 )
 from ..client import Client, StateWatch
 from ._exits import EXIT_FAILED, EXIT_OK, UsageError, run_exit
-from ._journal_verbs import print_journal_run
 from ._output import err, write_output
 from ._verbs import connected, print_result
 
@@ -80,6 +79,9 @@ async def run_not_in_host(args: argparse.Namespace, run: str, error: SpeError) -
     Raises:
         SpeError: ``error``, when the journal has no such run either (or no journal).
     """
+    # Imported here: the journal package is for this fallback only, not every `logs`.
+    from ._journal_verbs import print_journal_run
+
     try:
         return print_journal_run(args, run)
     except SpeError:

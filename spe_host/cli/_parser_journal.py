@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 
 from ._args import Shared, Verbs, add_verb
-from ._journal_verbs import audit_verb, runs_verb
 
 __all__ = ["add_audit", "add_journal_options", "add_runs"]
 
@@ -18,6 +17,20 @@ _WHERE = (
     "default): $XDG_STATE_HOME/spe-host/NAME.journal.sqlite (~/.local/state/...).\n"
     "No host needs to be running."
 )
+
+
+async def runs_verb(args: argparse.Namespace) -> int:
+    """``spe-host runs`` (the journal package is imported only when it runs)."""
+    from ._journal_verbs import runs_verb as verb
+
+    return await verb(args)
+
+
+async def audit_verb(args: argparse.Namespace) -> int:
+    """``spe-host audit`` (the journal package is imported only when it runs)."""
+    from ._journal_verbs import audit_verb as verb
+
+    return await verb(args)
 
 
 def _journal_file(parser: argparse.ArgumentParser) -> None:

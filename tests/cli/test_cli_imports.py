@@ -48,6 +48,8 @@ def test_the_ls_path_loads_no_prompt_toolkit_or_pygments() -> None:
     loaded = _loaded_after(_LS_PATH)
     assert "spe_host.cli._verbs" in loaded
     assert _under(loaded, "prompt_toolkit", "pygments", "jedi", "spe_host.repl") == []
+    # The journal's verbs read it; the others never load it (nor sqlite3).
+    assert _under(loaded, "spe_host.journal", "sqlite3", "spe_host.http", "starlette") == []
 
 
 def test_the_cli_by_itself_loads_neither_the_engine_nor_the_server() -> None:
