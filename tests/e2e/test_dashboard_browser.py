@@ -257,6 +257,8 @@ def test_a_job_in_time_sleep_shows_blocked_in_time_sleep_before_it_lands(
             r"for \d+\.\d s → landed at <session sleeper #1>:4 → aborted$"
         )
     )
+    trail = row(page, "sleeper").locator(".ticket").inner_text()
+    assert trail.index("blocked in time.sleep()") < trail.index("landed at")
 
 
 LINES = """\

@@ -135,15 +135,23 @@ def test_ctrl_z_suspends_the_client_and_exit_detaches(
     shell.expect("42")
     shell.send("exit()\r")
     shell.expect("detaches, as Ctrl-D does")
+    # exit() used to print a SystemExit traceback and stay.
+    assert "SystemExit" not in shell.before
     shell.expect(r"\$ ")
     shell.send("exit\r")
     shell.expect(pexpect.EOF)
+    shell.close()
+    assert shell.exitstatus == 0
 
 
 def test_help_goes_through_the_pager(server: ServerProcess, spawned: list[pexpect.spawn]) -> None:
     child = attach(server, spawned, "pager", PAGER="sed s/^/PAGED:/")
     child.send("help(len)\r")
     child.expect("PAGED:Help on built-in function len")
+    child.expect(">>> ")
+    # The help's body came through the pager only, never straight to the terminal.
+    body = "Return the number of items in a container."
+    assert child.before.count(body) == child.before.count(f"PAGED:    {body}") == 1
     child.send("len?\r")
     child.expect(r"PAGED:Signature: len\(obj, /\)")
     detach(child)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,25 +22,36 @@ from spe_host.auth import read_connection_file
 from spe_host.cli._parser import build_parser
 from spe_host.cli._serve import run_host
 
+SOCKET_AND_HTTP = [
+    "serve",
+    "--json",
+    "--listen",
+    "tcp://127.0.0.1:0",
+    "--http",
+    "tcp://127.0.0.1:0",
+]
 
-async def _announced(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
-    # The verb's one JSON line, once it is printed (the caller's fail_after bounds it).
-    while not (out := capsys.readouterr().out):
-        await trio.sleep(0.01)
-    announced = json.loads(out)
-    assert isinstance(announced, dict)
-    return announced
+
+@asynccontextmanager
+async def _served(capsys: pytest.CaptureFixture[str]) -> AsyncIterator[dict[str, Any]]:
+    """``spe-host serve`` on TCP and HTTP; yields its --json line, shuts down after."""
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_host, build_parser().parse_args(SOCKET_AND_HTTP), shutdown.wait)
+        # The verb's one JSON line, once it is printed (the caller's fail_after bounds it).
+        while not (out := capsys.readouterr().out):
+            await trio.sleep(0.01)
+        announced = json.loads(out)
+        assert isinstance(announced, dict)
+        yield announced
+        shutdown.set()
 
 
 async def test_serve_http_shares_the_tokens_and_writes_private_token_files(
     runtime: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["serve", "--json", "--listen", "tcp://127.0.0.1:0", "--http", "tcp://127.0.0.1:0"]
-    shutdown = trio.Event()
     with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(run_host, build_parser().parse_args(argv), shutdown.wait)
-            announced = await _announced(capsys)
+        async with _served(capsys) as announced:
             http = announced["http"]
             assert isinstance(http, dict)
             url = http["url"]
@@ -56,7 +70,6 @@ async def test_serve_http_shares_the_tokens_and_writes_private_token_files(
             headers = {"Authorization": f"Bearer {socket_file.token}"}
             async with httpx.AsyncClient(base_url=url, headers=headers) as client:
                 assert (await client.get("/api/sessions")).status_code == 200
-            shutdown.set()
     assert not any(path.exists() for path in files.values())
 
 
@@ -80,12 +93,8 @@ async def test_serve_http_alone_keeps_the_default_unix_socket(
 async def test_a_guessers_failures_count_on_the_socket_and_over_http_together(
     runtime: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["serve", "--json", "--listen", "tcp://127.0.0.1:0", "--http", "tcp://127.0.0.1:0"]
-    shutdown = trio.Event()
     with trio.fail_after(15):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(run_host, build_parser().parse_args(argv), shutdown.wait)
-            announced = await _announced(capsys)
+        async with _served(capsys) as announced:
             http = announced["http"]
             assert isinstance(http, dict)
             listening = announced["listening"]
@@ -101,4 +110,3 @@ async def test_a_guessers_failures_count_on_the_socket_and_over_http_together(
                 assert (await client.get("/api/sessions")).status_code == 401
                 # The sixth failure, over HTTP, waits out the socket's penalty.
                 assert trio.current_time() - started >= 0.9
-            shutdown.set()
