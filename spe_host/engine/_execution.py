@@ -141,7 +141,7 @@ class Execution:
         self.loop = loop
         self.watchdog = watchdog if watchdog is not None else Watchdog(None)
         self.stop_requested = False
-        self.stop = RunStop(session_id, run, on_change or _nothing)
+        self.stop = RunStop(session_id, run, on_change or (lambda: None))
         self._blocked = BlockedReader()
         self.result: ExecutionResult | None = None
         self.admission = admission
@@ -251,8 +251,7 @@ class Execution:
     async def run(self) -> ExecutionResult:
         """Run to the end and return the result (also stored in ``result``)."""
         started_at = time.time()
-        start_offset = self.output.end_offset
-        self.output.take_line_tail()  # input()'s prompt is this run's own text
+        start_offset = self.output.begin_run()  # input()'s prompt is this run's own text
         self._token = trio.lowlevel.current_trio_token()
         self._trio_thread = threading.get_ident()
         self.namespace[_instrument.CHECK_NAME] = checkpoint
@@ -279,6 +278,7 @@ class Execution:
                 self.stop.landed("waiting for a free worker slot (max_running)")
                 outcome = ExecutionStatus.ABORTED, stopped_before_a_slot(self.session_id)
         finally:
+            self.output.end_run()
             self._thread_scope = None
             self._thread = None
             self._coroutine = None
@@ -356,13 +356,17 @@ class Execution:
 
     # -- the stream sink (any thread) --------------------------------------------
 
-    def write(self, text: str) -> None:
-        """Take the execution's stdout/stderr text."""
-        self.output.write(text)
+    @property
+    def write(self) -> Callable[[str], int]:
+        """The execution's stdout/stderr: its output buffer's C-level writer."""
+        return self.output.writer
+
+    def flush(self) -> None:
+        """``sys.stdout.flush()`` in the execution: its text goes to followers now."""
+        self.output.flush()
 
     def readline(self, secret: bool = False) -> str:
-        """Answer ``input()`` (or, ``secret``, ``getpass()``): ask the client, or fail
-        with a sentence saying why."""
+        """Answer ``input()`` (``secret``: ``getpass()``): ask the client, or say why not."""
         if self.input_handler is None:
             raise EOFError(
                 f"session {self.session_id!r} runs in the background with no client "
@@ -394,7 +398,3 @@ class Execution:
                 return ""  # end-of-file: input() raises EOFError
             return answer if answer.endswith("\n") else answer + "\n"
         raise self.stop.abort("cancelled while awaiting input()")
-
-
-def _nothing() -> None:
-    pass

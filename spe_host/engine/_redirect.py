@@ -11,6 +11,14 @@ output follows the execution too. Anything written outside an execution - the
 embedding program's own threads, the host's logging - finds no sink and passes
 straight through to the stream that was there before.
 
+``print`` looks up ``write`` on ``sys.stdout`` at every call, so that lookup is the
+whole cost of the routing: the proxies' ``write`` is a property whose getter is the
+``get`` of a second context variable, holding the sink's own writer - for an
+execution, the C ``write`` of its session's stream (``_batch``). Inside an execution
+a ``print`` thus runs no Python code of spe_host at all; outside one, the variable
+is unset, ``get`` returns its default - the proxy itself - and print calls it, which
+writes to the original stream.
+
 Bytes written to ``sys.stdout.buffer`` are text for the session too (decoded as
 UTF-8, a bad byte replaced). ``getpass.getpass()`` opens the process's terminal
 itself, which inside an execution is the host's, not the attached client's: while the
@@ -28,7 +36,7 @@ import contextvars
 import getpass
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any, Protocol, TextIO
 
@@ -36,27 +44,39 @@ __all__ = ["Sink", "install", "uninstall", "use_sink"]
 
 
 class Sink(Protocol):
-    """Where an execution's standard streams go."""
+    """Where an execution's standard streams go.
 
-    def write(self, text: str) -> None:
-        """Take text written to stdout or stderr."""
+    A sink that gathers text may also have ``flush()``: ``sys.stdout.flush()``, and
+    ``print(..., flush=True)``, call it to hand what it holds over at once.
+    """
+
+    def write(self, text: str) -> object:
+        """Take text written to stdout or stderr (read once, when the sink is used)."""
 
     def readline(self, secret: bool = False) -> str:
         """Answer a read from stdin (``input()``; ``secret`` for ``getpass()``)."""
 
 
+def _no_flush() -> None:
+    pass
+
+
 _current: contextvars.ContextVar[Sink | None] = contextvars.ContextVar(
     "spe_host_sink", default=None
 )
+# The current sink's write; no default, so that get(proxy) answers the proxy outside.
+_writer: contextvars.ContextVar[Callable[[str], object]] = contextvars.ContextVar("spe_host_writer")
 
 
 @contextmanager
 def use_sink(sink: Sink) -> Iterator[None]:
     """Route this context's standard streams to ``sink`` while the block runs."""
     token = _current.set(sink)
+    writer = _writer.set(sink.write)
     try:
         yield
     finally:
+        _writer.reset(writer)
         _current.reset(token)
 
 
@@ -64,20 +84,22 @@ class _OutProxy:
     def __init__(self, original: IO[str]) -> None:
         self._original = original
 
-    def write(self, text: str) -> int:
-        sink = _current.get()
-        if sink is None:
-            return self._original.write(text)
-        sink.write(text)
-        return len(text)
+    # The sink's writer inside an execution, else the proxy (see the module's header).
+    write = property(_writer.get)
+
+    def __call__(self, text: str) -> int:
+        return self._original.write(text)
 
     def writelines(self, lines: list[str]) -> None:
         for line in lines:
             self.write(line)
 
     def flush(self) -> None:
-        if _current.get() is None:
+        sink = _current.get()
+        if sink is None:
             self._original.flush()
+        else:
+            getattr(sink, "flush", _no_flush)()
 
     def isatty(self) -> bool:
         return _current.get() is None and self._original.isatty()

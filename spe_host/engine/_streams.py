@@ -11,15 +11,17 @@ them is told exactly how many it missed. Writers never wait for readers: readers
 from the buffer at their own pace, and a wake-up is posted to the trio thread at most
 once per batch of writes.
 
-Writes are batched: a ``print`` is two writes, and encoding, trimming and signalling
-each of them cost five times what appending it to a list does. So a write only joins
-the pending batch; the batch's first write posts the wake-up, and the trio thread
-moves the whole batch into the buffer when the wake-up runs (a running job's output
-streams as fast as the trio thread gets to it), and so does the writer itself once
-the batch holds :data:`BATCH_CHARS`. Every read, and ``end_offset``, moves the
-pending batch first, so what a reader sees and every offset are exact; all writers
-share the one batch, so the order of stdout, stderr and the host's own notes is the
-order they were written in.
+Writes are batched (``_batch``): a script's text gathers in the session's C-level
+:class:`~spe_host.engine._batch.OutputStream` and comes over in chunks of up to
+8 KiB, at every flush. The buffer flushes before every read and before
+``take_line_tail``, so what a reader sees and every offset are exact; during a run
+also before ``end_offset`` (between runs a flush there would cost every listing of
+many sessions a call each, and nothing is left to flush but a line still open).
+The flusher thread (``_flush``) flushes the stream of each running script every
+:data:`~spe_host.engine._flush.FLUSH_INTERVAL`, so a job that prints a line and
+then blocks is seen. Every chunk that comes in posts one wake-up to the trio
+thread. stdout, stderr and the host's own notes share the one stream, so their
+order is the order they were written in.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from dataclasses import dataclass
 
 import trio
 
-from .._model import decode_output, dropped_marker, encode_output
+from .._model import decode_output, dropped_marker
+from ._batch import OutputStream
 from ._events import Broadcast
+from ._flush import flusher
+from ._held import Held
 
 __all__ = [
-    "BATCH_CHARS",
     "DEFAULT_OUTPUT_LIMIT",
     "OutputBuffer",
     "OutputSlice",
@@ -44,11 +48,10 @@ __all__ = [
 ]
 
 DEFAULT_OUTPUT_LIMIT = 16 * 1024 * 1024
-#: The writer moves its pending batch into the buffer itself once it holds this many
-#: characters (the trio thread does it earlier when it gets the wake-up).
-BATCH_CHARS = 8 * 1024
-# The most characters of an open line kept for input()'s prompt.
+# The most characters of an open line kept for input()'s prompt, and the bytes kept
+# to find them (four a character at most, and room for one cut in two).
 _LINE_TAIL = 200
+_LINE_TAIL_BYTES = 4 * _LINE_TAIL + 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,7 @@ class OutputBuffer:
     """A bounded, thread-safe output buffer with byte offsets.
 
     Create it in the trio thread (it captures the trio token to post wake-ups);
-    :meth:`write` may then be called from any thread.
+    :meth:`write` and :attr:`writer` may then be used from any thread.
 
     Args:
         limit: The most bytes kept; older bytes are dropped beyond it.
@@ -132,6 +135,11 @@ class OutputBuffer:
         on_data: Given ``(offset, bytes)`` of every batch as it goes into the buffer,
             from whichever thread moves it, with the buffer's lock held: it must only
             hand the bytes on (the journal queues them for its writer).
+
+    Attributes:
+        writer: The C-level ``write`` of the buffer's stream (an execution's stdout
+            and stderr): no Python code runs until 8 KiB have gathered, and the text
+            comes into the buffer at the next flush.
     """
 
     def __init__(
@@ -144,80 +152,80 @@ class OutputBuffer:
         if limit < 1:
             raise ValueError("the output limit must be at least one byte")
         self.limit = limit
-        self._data = bytearray()
-        self._start = 0
-        self._pending: list[str] = []
-        self._pending_chars = 0
-        self._line_tail = ""
+        self._held = Held(limit)
+        self._line_tail = b""
         self._lock = threading.Lock()
-        self._on_wake = on_wake
         self._on_data = on_data
-        self._signal = Signal(self._woken)
+        self._signal = Signal(on_wake)
+        self._runs = 0
+        self._stream = OutputStream(self._drain)
+        self.writer = self._stream.write
 
     @property
     def start_offset(self) -> int:
         """The offset of the oldest byte still held."""
-        with self._lock:
-            if self._pending:
-                self._move_pending()
-            return self._start
+        if self._runs:
+            self._stream.flush()
+        return self._held.start
 
     @property
     def end_offset(self) -> int:
         """The offset just past the newest byte written."""
-        with self._lock:
-            if self._pending:
-                self._move_pending()
-            return self._start + len(self._data)
+        if self._runs:
+            self._stream.flush()
+        return self._held.end
 
     def write(self, text: str) -> None:
-        """Append ``text``; never blocks on readers.
+        """Append ``text``, and flush; never blocks on readers.
 
         Any text can be written: it is stored as :func:`~spe_host._model.encode_output`
         makes it bytes, and read back with :func:`~spe_host._model.decode_output`, so
         offsets are exact (a lone surrogate that stands for no byte becomes U+FFFD).
         """
-        if not text:
-            return
-        # No lock: list.append is atomic, and the mover takes only what it counted.
-        self._pending.append(text)
-        # A race between threads may lose an update: the count only brings the
-        # writer's own move forward.
-        self._pending_chars += len(text)
-        if self._pending_chars >= BATCH_CHARS:
-            with self._lock:
-                self._move_pending()
-        # The wake-up clears its mark before it moves the batch, so a write it does
-        # not take sees no mark and posts the next one.
+        if text:
+            self._stream.write(text)
+            self._stream.flush()
+
+    def flush(self) -> None:
+        """Move what the stream holds into the buffer (any thread)."""
+        self._stream.flush()
+
+    def begin_run(self) -> int:
+        """A run starts: its text is gathered and flushed on the clock until
+        :meth:`end_run`, and the open line is forgotten (``input()``'s prompt is the
+        run's own text). Returns the offset where the run's output begins."""
+        self._runs += 1
+        if self._runs == 1:
+            self._stream.running(True)
+            flusher().add(self)
+        self.take_line_tail()
+        return self.end_offset
+
+    def end_run(self) -> None:
+        """The run has ended: what it left is flushed, and lines go over as they end."""
+        self._runs -= 1
+        if not self._runs:
+            flusher().discard(self)
+            self._stream.running(False)
+
+    def _drain(self) -> None:
+        # The stream's flush: its chunks go into the buffer, then one wake-up.
+        with self._lock:
+            raw = self._stream.take()
+            if not raw:
+                return
+            self._append(raw)
         if not self._signal.posted:
             self._signal.fire()
 
-    def _move_pending(self) -> None:
-        # With the lock held: the pending batch goes into the buffer, in order.
-        # Writers append meanwhile; they land past the ``count`` taken here.
-        pending = self._pending
-        count = len(pending)
-        if not count:
-            return
-        text = "".join(pending[:count])
-        del pending[:count]
-        self._pending_chars = 0
-        newline = text.rfind("\n")
-        tail = text[newline + 1 :] if newline >= 0 else self._line_tail + text
-        self._line_tail = tail[-_LINE_TAIL:]
-        raw = encode_output(text)
+    def _append(self, raw: bytes) -> None:
+        # With the lock held.
+        newline = raw.rfind(b"\n")
+        tail = raw[newline + 1 :] if newline >= 0 else self._line_tail + raw
+        self._line_tail = tail[-_LINE_TAIL_BYTES:]
         if self._on_data is not None:
-            self._on_data(self._start + len(self._data), raw)
-        self._data += raw
-        excess = len(self._data) - self.limit
-        if excess > 0:
-            # Trim an eighth below the bound so a writer at the bound does not move
-            # the whole buffer on every write.
-            cut = min(len(self._data), excess + self.limit // 8)
-            while cut < len(self._data) and (self._data[cut] & 0xC0) == 0x80:
-                cut += 1  # never split a UTF-8 character
-            del self._data[:cut]
-            self._start += cut
+            self._on_data(self._held.end, raw)
+        self._held.append(raw)
 
     def take_line_tail(self) -> str:
         """What was written since the last newline (its last 200 characters); forget it.
@@ -225,19 +233,10 @@ class OutputBuffer:
         ``input()``'s prompt is the tail when it asks; a note of the host's that
         starts a line of its own asks whether one is open.
         """
+        self._stream.flush()
         with self._lock:
-            if self._pending:
-                self._move_pending()
-            tail, self._line_tail = self._line_tail, ""
-        return tail
-
-    def _woken(self) -> None:
-        # The trio thread's wake-up: the batch so far goes in before anyone is woken.
-        with self._lock:
-            if self._pending:
-                self._move_pending()
-        if self._on_wake is not None:
-            self._on_wake()
+            tail, self._line_tail = self._line_tail, b""
+        return decode_output(tail)[-_LINE_TAIL:]
 
     def read(self, from_offset: int = 0) -> OutputSlice:
         """Everything held from ``from_offset`` on.
@@ -265,20 +264,15 @@ class OutputBuffer:
         Raises:
             ValueError: ``from_offset`` is negative or beyond the end.
         """
+        self._stream.flush()
         with self._lock:
-            if self._pending:
-                self._move_pending()
-            end = self._start + len(self._data)
-            if from_offset < 0 or from_offset > end:
+            held = self._held
+            if from_offset < 0 or from_offset > held.end:
                 raise ValueError(
-                    f"offset {from_offset} is outside the output stream, which ends at {end}"
+                    f"offset {from_offset} is outside the output stream, which ends at {held.end}"
                 )
-            begin = max(from_offset, self._start)
-            # Through a view, so the held bytes are copied once, not sliced and copied.
-            first = begin - self._start
-            last = len(self._data) if limit is None else min(len(self._data), first + limit)
-            with memoryview(self._data) as view:
-                raw = bytes(view[first:last])
+            begin = max(from_offset, held.start)
+            raw = held.read(begin, held.end if limit is None else min(held.end, begin + limit))
         return begin, raw
 
     def text_since(self, from_offset: int) -> str:

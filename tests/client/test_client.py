@@ -322,7 +322,9 @@ async def test_a_slow_output_callback_loses_no_output_of_its_execute() -> None:
                 nursery.start_soon(release_once_the_run_is_over)
                 result = await client.execute(
                     "s",
-                    "import time\nfor i in range(600):\n    print(i)\n    time.sleep(0.0005)",
+                    # flush=True: each line goes over at once, not at the next timed flush.
+                    "import time\n"
+                    "for i in range(600):\n    print(i, flush=True)\n    time.sleep(0.0005)",
                     on_output=slow,
                 )
             assert len(shown) > 256  # more events than a stream's backlog holds
