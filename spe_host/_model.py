@@ -179,7 +179,9 @@ class Progress:
     message: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# weakref_slot: the wire codec remembers a snapshot's JSON text while the snapshot lives
+# (the engine hands out the same one until the session changes).
+@dataclass(frozen=True, slots=True, kw_only=True, weakref_slot=True)
 class SessionInfo:
     """A snapshot of a session, as ``start``, ``sessions`` and ``wait`` report it.
 

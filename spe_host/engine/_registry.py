@@ -118,6 +118,8 @@ class Registry:
         """
         wanted = None if state is None else SessionState(state)
         matching = Patterns(patterns, self.limits)
+        if not patterns and wanted is None:
+            return list(self._sessions.values())
         return [
             session
             for session in self._sessions.values()

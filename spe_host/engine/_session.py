@@ -22,7 +22,6 @@ phase, a deferral zone, a force) fires the same signal, from whichever thread ma
 from __future__ import annotations
 
 import builtins
-import math
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,6 +47,7 @@ from ._execution import Execution, InputHandler
 from ._handle import SpeHandle
 from ._observe import Observer, report_end
 from ._runs import DEFAULT_KEEP_RESULTS, Runs
+from ._snapshot import Snapshot
 from ._streams import OutputBuffer, Signal
 from ._thread import SessionThread
 from ._watchdog import Watchdog
@@ -98,11 +98,10 @@ class ScriptSession:
         # The one record of use is on the trio clock (idle expiry's, which tests can
         # mock); last_accessed is read from it.
         self._created_clock = self._touched_at = trio.current_time()
-        # info() is read for every session of a listing: the Unix times it gives are
-        # converted once (last_accessed once per touch), not at every look.
         self._created_unix = self.created_at.timestamp()
-        self._accessed_clock = math.nan
-        self._accessed_unix = self._created_unix
+        # info() is read for every session of a listing: it is made again only
+        # after a change (see _snapshot).
+        self._snapshot = Snapshot()
         self.progress = Progress()
         # Followers wait for output or a change, whichever comes first.
         self._activity = Broadcast()
@@ -190,12 +189,6 @@ class ScriptSession:
     def last_accessed(self) -> datetime:
         """When the session was last used (UTC); idle expiry slides from here."""
         return self.created_at + timedelta(seconds=self._touched_at - self._created_clock)
-
-    def _last_accessed_unix(self) -> float:
-        if self._accessed_clock != self._touched_at:
-            self._accessed_clock = self._touched_at
-            self._accessed_unix = self.last_accessed.timestamp()
-        return self._accessed_unix
 
     def touch(self) -> None:
         """Mark the session used now; idle expiry slides from here."""
@@ -369,23 +362,7 @@ class ScriptSession:
 
         Returns:
             The snapshot; times are Unix seconds and ``output_offset`` is the end of
-            the session's output stream.
+            the session's output stream. An idle session gives the same object until
+            something it shows changes.
         """
-        progress = self.progress
-        return SessionInfo(
-            id=self.id,
-            name=self.name,
-            state=self._state,
-            progress_percent=progress.percent,
-            progress_message=progress.message,
-            location=self.location,
-            last_status=self._last_status,
-            created_at=self._created_unix,
-            last_accessed=self._last_accessed_unix(),
-            autodispose=self.autodispose,
-            output_offset=self.output.end_offset,
-            run=self.runs.current,
-            run_started_at=self.runs.started_at,
-            run_ended_at=self.runs.ended_at,
-            stop=self.stop_ticket(),
-        )
+        return self._snapshot.of(self)

@@ -19,7 +19,9 @@ it never keeps the process alive, and the session it served is gone anyway.
 callable runs there in a copy of the caller's context (so the execution's context
 variables - its abort check, its output - follow it), and the trio task waits for
 it without blocking the event loop. Cancelling the wait abandons the call, as
-``abandon_on_cancel=True`` does: the call runs on and its result is dropped.
+``abandon_on_cancel=True`` does: the call runs on and its result is dropped. The
+thread hands the result straight to the waiting task (``reschedule``), as trio's own
+``to_thread`` does, so the hop back costs no event and no extra scheduling pass.
 
 Stack size: the thread gets :data:`STACK_SIZE` (4 MiB) of stack. That is half a
 Linux main thread's usual 8 MiB and ample for Python's default recursion limit,
@@ -38,6 +40,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import trio
+
+from . import _futex
 
 __all__ = ["STACK_SIZE", "SessionThread"]
 
@@ -86,9 +90,15 @@ class SessionThread:
             trio.Cancelled: The wait was cancelled; ``fn`` runs on, abandoned.
         """
         token = trio.lowlevel.current_trio_token()
+        task = trio.lowlevel.current_task()
         context = contextvars.copy_context()
-        done = trio.Event()
         box: list[Any] = []
+        abandoned = False
+
+        def report() -> None:
+            # In the trio thread: wake the waiting task itself, unless it gave up.
+            if not abandoned:
+                trio.lowlevel.reschedule(task)
 
         def job() -> None:
             try:
@@ -97,10 +107,15 @@ class SessionThread:
                 box.append((False, exc))
             # The host's trio run may be over: nobody waits any more then.
             with contextlib.suppress(trio.RunFinishedError):
-                token.run_sync_soon(done.set)
+                token.run_sync_soon(report)
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            nonlocal abandoned
+            abandoned = True
+            return trio.lowlevel.Abort.SUCCEEDED
 
         self._submit(job)
-        await done.wait()
+        await trio.lowlevel.wait_task_rescheduled(abort)
         ok, value = box[0]
         if ok:
             return value  # type: ignore[no-any-return]
@@ -131,6 +146,8 @@ class SessionThread:
                 finally:
                     threading.stack_size(previous)
             self._thread = thread
+            # Thousands of waiting threads need a bigger futex table (see _futex).
+            _futex.fit(threading.active_count())
         self._jobs.put(job)
 
 

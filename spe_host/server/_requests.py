@@ -56,6 +56,7 @@ from ..wire import (
     Tickets,
     Wait,
     Watch,
+    encode_records,
     to_json,
 )
 from ._sending import Run, Sender
@@ -225,9 +226,9 @@ class Requests:
 
     async def _follow_run(self, request: Execute, run: Run, scope: trio.CancelScope) -> None:
         with scope:
-            # Runs once service.execute has yielded, so a new session exists by now; and
-            # if the run is over already, this checkpoint is where we are cancelled.
-            await trio.lowlevel.checkpoint()
+            # Spawned before service.execute was called, so this first runs after it
+            # has made the session and begun the run, or failed and cancelled us (the
+            # first wait then raises): no checkpoint of its own is needed first.
             try:
                 # The run starts with no progress; only what the script reports is news.
                 run.follower = self._service.follow(
@@ -291,7 +292,8 @@ class Requests:
 
     async def _list(self, request: ListSessions) -> None:
         infos = self._service.sessions(self._conn.principal, *request.patterns, state=request.state)
-        await self._sender.reply(request.id, [to_json(info) for info in infos])
+        # Each unchanged snapshot's JSON text is made once (wire._encoded).
+        await self._sender.reply(request.id, encode_records(infos))
 
     async def _stop(self, request: Stop) -> None:
         outcomes = self._service.stop(

@@ -4,17 +4,21 @@ It imports no trio and does no I/O: the server, the client and the tests drive
 :class:`Connection` the same way (h11's design). The modules, from the bottom up:
 
 * ``_fields`` and ``_schema``: the field types, and the wire schema of a record
-  derived from its field annotations;
+  derived from its field annotations; ``_compiled``: the encoder and decoder each
+  record class gets, generated from that schema;
 * ``_events``: the protocol's constants, the :class:`Message` and :class:`Request`
   bases, and what a server sends; ``_requests``: what a client sends;
+* ``_encoded``: each live record's JSON text, made once, for listings;
 * ``_codec``: JSON <-> typed values, frames, versions and error codes;
 * ``_lifecycle``: the requests in flight and the rules about them;
 * ``_connection``: :class:`Connection`, framing, the handshake and the lifecycle.
 """
 
 from ._codec import (
+    EncodedArray,
     check_version,
     encode_message,
+    encode_records,
     error_for,
     exception_for,
     from_json,
@@ -84,6 +88,7 @@ __all__ = [
     "Complete",
     "Connection",
     "Done",
+    "EncodedArray",
     "Error",
     "Execute",
     "Hello",
@@ -110,6 +115,7 @@ __all__ = [
     "Welcome",
     "check_version",
     "encode_message",
+    "encode_records",
     "error_for",
     "exception_for",
     "from_json",

@@ -18,7 +18,6 @@ in-process one.
 
 from __future__ import annotations
 
-import json
 import reprlib
 from typing import Final, TypeVar
 
@@ -32,6 +31,7 @@ from spe_host._errors import (
     SpeError,
 )
 
+from ._encoded import EncodedArray, dumps, encode_records
 from ._events import (
     ERROR_CODES,
     PROTOCOL_VERSION,
@@ -68,8 +68,10 @@ from ._schema import JSON, Invalid, decode, describe, encode
 
 __all__ = [
     "MESSAGE_TYPES",
+    "EncodedArray",
     "check_version",
     "encode_message",
+    "encode_records",
     "error_for",
     "exception_for",
     "from_json",
@@ -204,24 +206,31 @@ def encode_message(message: Message) -> bytes:
     """Return the frame of one message, newline excluded, whatever the connection's state.
 
     :meth:`Connection.send` uses it after its checks; a server may use it to measure
-    what an answer would take.
+    what an answer would take. A field holding an :class:`EncodedArray` (a listing
+    from :func:`encode_records`) is written as the text it holds.
 
     Raises:
         LocalProtocolError: The message holds a value that is not JSON.
     """
     obj = message.to_json()
     try:
-        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        for value in obj.values():
+            if type(value) is EncodedArray:
+                return _spliced(obj)
+        return dumps(obj)
     except (TypeError, ValueError) as exc:
         raise LocalProtocolError(
             f"the '{message.TYPE}' message holds a value that is not JSON: {exc}"
         ) from None
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        # Lone surrogates (e.g. from a decoded "\\ud800" escape) cannot be UTF-8;
-        # escaped ASCII JSON carries them intact.
-        return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode("ascii")
+
+
+def _spliced(obj: dict[str, JSON]) -> bytes:
+    # The object's text with each EncodedArray's text put in as it is.
+    members = [
+        dumps(key) + b":" + (value.text() if type(value) is EncodedArray else dumps(value))
+        for key, value in obj.items()
+    ]
+    return b"{" + b",".join(members) + b"}"
 
 
 def check_version(peer_version: str) -> None:

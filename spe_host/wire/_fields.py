@@ -5,6 +5,14 @@ which derives a record's fields from its annotations): ``check(value)`` for a va
 built in this process, ``decode(value)`` for what ``json.loads`` produced, and
 ``encode(value)`` for its JSON form. A mismatch is a :class:`_Mismatch` naming what
 was expected; :mod:`._schema` turns it into a sentence about the field and its record.
+
+Each also gives the same two jobs as source text, for the per-class functions that
+:mod:`._compiled` generates: ``decode_lines`` accepts, inline, the values that
+``json.loads`` produces in the usual case and runs ``fail`` for anything else (the
+generated function then decodes the record the slow way, which converts what it can
+and words the error), and ``encode_expr`` is an expression for the JSON form. The
+defaults call ``decode`` and ``encode``, so a spec without text of its own is still
+exact.
 """
 
 from __future__ import annotations
@@ -12,14 +20,18 @@ from __future__ import annotations
 import abc
 import enum
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias, cast
 
-__all__ = ["JSON", "Invalid", "describe"]
+__all__ = ["JSON", "Bind", "Invalid", "describe"]
 
 # Covariant containers, so that a producer can pass a list[dict[str, JSON]] as a JSON value.
 JSON: TypeAlias = "Mapping[str, JSON] | Sequence[JSON] | str | int | float | bool | None"
+
+
+#: Puts a value in a generated function's globals and returns the name it goes by.
+Bind: TypeAlias = Callable[[object], str]
 
 
 class _JSONHint:
@@ -79,6 +91,21 @@ class _Spec(abc.ABC):
     def encode(self, value: object) -> JSON:
         return cast(JSON, value)  # checked when the record was built
 
+    def decode_lines(self, var: str, bind: Bind, fail: str) -> list[str]:
+        """Source lines that leave ``var`` decoded, or run ``fail`` when unsure."""
+        return [
+            "try:",
+            f"    {var} = {bind(self.decode)}({var})",
+            f"except {bind(_Mismatch)}:",
+            f"    {fail}",
+        ]
+
+    def encode_expr(self, var: str, bind: Bind) -> str:
+        """A source expression for the JSON form of ``var``."""
+        if type(self).encode is _Spec.encode:
+            return var
+        return f"{bind(self.encode)}({var})"
+
 
 @dataclass(frozen=True)
 class _Instance(_Spec):
@@ -89,11 +116,9 @@ class _Instance(_Spec):
         if not isinstance(value, self.kind):
             raise _Mismatch(self.expected)
 
-    def decode(self, value: object) -> object:
-        # check() inlined: this runs for most fields of every record a peer sends.
-        if not isinstance(value, self.kind):
-            raise _Mismatch(self.expected)
-        return value
+    def decode_lines(self, var: str, bind: Bind, fail: str) -> list[str]:
+        # json.loads makes exact strs and bools; a subclass takes the slow way.
+        return [f"if type({var}) is not {bind(self.kind)}:", f"    {fail}"]
 
 
 class _Count(_Spec):
@@ -101,6 +126,9 @@ class _Count(_Spec):
         # `type() is int` because JSON true is not a number, although Python's bool is one.
         if type(value) is not int or value < 0:
             raise _Mismatch("a non-negative integer")
+
+    def decode_lines(self, var: str, bind: Bind, fail: str) -> list[str]:
+        return [f"if type({var}) is not int or {var} < 0:", f"    {fail}"]
 
 
 class _Number(_Spec):
@@ -120,6 +148,11 @@ class _Number(_Spec):
         assert isinstance(value, int | float)
         return float(value)
 
+    def decode_lines(self, var: str, bind: Bind, fail: str) -> list[str]:
+        # x - x is 0.0 for a finite float and NaN for an infinity or a NaN; an int
+        # (converted to float) takes the slow way.
+        return [f"if type({var}) is not float or {var} - {var} != 0.0:", f"    {fail}"]
+
 
 class _Strings(_Spec):
     def check(self, value: object) -> None:
@@ -138,6 +171,9 @@ class _AnyJSON(_Spec):
     # Whatever json.loads produced is JSON; json.dumps rejects the rest when sending.
     def check(self, value: object) -> None:
         return
+
+    def decode_lines(self, var: str, bind: Bind, fail: str) -> list[str]:
+        return []
 
 
 @dataclass(frozen=True)
@@ -167,6 +203,17 @@ class _Enum(_Spec):
     def encode(self, value: object) -> JSON:
         return str(value)
 
+    def decode_lines(self, var: str, bind: Bind, fail: str) -> list[str]:
+        members = bind({member.value: member for member in self.kind})
+        return [
+            f"{var} = {members}.get({var}) if type({var}) is str else None",
+            f"if {var} is None:",
+            f"    {fail}",
+        ]
+
+    def encode_expr(self, var: str, bind: Bind) -> str:
+        return f"str({var})"
+
 
 @dataclass(frozen=True)
 class _Optional(_Spec):
@@ -189,3 +236,13 @@ class _Optional(_Spec):
 
     def encode(self, value: object) -> JSON:
         return None if value is None else self.inner.encode(value)
+
+    def decode_lines(self, var: str, bind: Bind, fail: str) -> list[str]:
+        inner = self.inner.decode_lines(var, bind, fail)
+        if not inner:
+            return []
+        return [f"if {var} is not None:", *(f"    {line}" for line in inner)]
+
+    def encode_expr(self, var: str, bind: Bind) -> str:
+        inner = self.inner.encode_expr(var, bind)
+        return var if inner == var else f"(None if {var} is None else {inner})"

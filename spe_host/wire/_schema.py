@@ -18,6 +18,10 @@ a peer speaking a newer minor version can add optional fields. Every failure is 
 sentence naming the field and the record it belongs to ("the 'id' field of the
 'execute' message must be a non-negative integer, not a string").
 
+:func:`encode` and :func:`decode` run a per-class encoder and decoder that
+:mod:`._compiled` generates with the schema; the field-by-field decoder here is
+their slow path, which words every error.
+
 Only the shapes the protocol uses are understood (strings, non-negative integers,
 finite numbers, booleans, arrays of strings, JSON objects, any JSON value, string
 enums, nested records, and each of them or null); any other annotation is a bug in a
@@ -27,7 +31,6 @@ message class and fails when its schema is first derived.
 from __future__ import annotations
 
 import enum
-import operator
 import re
 import reprlib
 import types
@@ -37,8 +40,10 @@ from typing import Final, TypeVar, cast, get_args, get_type_hints
 
 from spe_host._errors import LocalProtocolError
 
+from ._compiled import Decoder, Encoder, compile_decoder, compile_encoder
 from ._fields import (
     JSON,
+    Bind,
     Invalid,
     _AnyJSON,
     _Count,
@@ -86,6 +91,13 @@ class _Record(_Spec):
 
     def encode(self, value: object) -> JSON:
         return encode(value)
+
+    def decode_lines(self, var: str, bind: Bind, fail: str) -> list[str]:
+        # The nested decoder words its own errors (about the nested record).
+        return [f"{var} = {bind(_plan(self.kind).decode)}({var}, {bind(self.what)})"]
+
+    def encode_expr(self, var: str, bind: Bind) -> str:
+        return f"{bind(_plan(self.kind).encode)}({var})"
 
 
 class _Nested(Exception):
@@ -145,15 +157,11 @@ def _default_of(f: Field[object]) -> Callable[[], object] | None:
 
 @dataclass(frozen=True)
 class _Plan:
-    """A class's fields, and how to decode and encode its records with few calls."""
+    """A class's fields, and its generated encoder and decoder."""
 
     fields: tuple[_Field, ...]
-    decoders: tuple[tuple[str, Callable[[object], object], bool], ...]  # name, decode, required
-    names: tuple[str, ...]
-    read: Callable[[object], tuple[object, ...]]  # every field's value at once
-    convert: tuple[
-        tuple[str, Callable[[object], JSON]], ...
-    ]  # fields whose JSON is not their value
+    encode: Encoder
+    decode: Decoder
 
 
 _PLANS: dict[type, _Plan] = {}
@@ -165,22 +173,14 @@ def _plan(cls: type) -> _Plan:
     if found is None:
         hints = get_type_hints(cls, localns={"JSON": _JSONHint})
         specs = tuple(_Field(f.name, _spec_for(hints[f.name]), _default_of(f)) for f in fields(cls))
-        names = tuple(f.name for f in specs)
-        getter = operator.attrgetter(*names)
-        # A field whose JSON form is its value (strings, numbers, arrays, objects, any
-        # JSON, each of them or null) needs no call to encode.
-        plain = (_Spec.encode, _Optional.encode)
+
+        def slow(obj: object, what: str) -> object:
+            return _decode_slowly(cls, specs, obj, what)
+
         found = _Plan(
             fields=specs,
-            decoders=tuple((f.name, f.spec.decode, f.required) for f in specs),
-            names=names,
-            read=getter if len(names) > 1 else (lambda record: (getter(record),)),
-            convert=tuple(
-                (f.name, f.spec.encode)
-                for f in specs
-                if type(f.spec).encode not in plain
-                or (isinstance(f.spec, _Optional) and type(f.spec.inner).encode is not _Spec.encode)
-            ),
+            encode=compile_encoder(cls, specs),
+            decode=compile_decoder(cls, specs, slow=slow, checked=issubclass(cls, Checked)),
         )
         _PLANS[cls] = found
     return found
@@ -221,31 +221,34 @@ def decode(cls: type[_R], obj: object, what: str) -> _R:
     Raises:
         Invalid: A field is missing, has the wrong type or a bad value.
     """
+    plan = _PLANS.get(cls) or _plan(cls)
+    return cast(_R, plan.decode(obj, what))
+
+
+def _decode_slowly(cls: type, specs: tuple[_Field, ...], obj: object, what: str) -> object:
+    # The generated decoder's slow path: field by field, each error a sentence.
     if not isinstance(obj, dict):
         raise Invalid(f"{what} must be a JSON object, not {describe(obj)}")
     values: dict[str, object] = {}
-    for name, decode_field, required in _plan(cls).decoders:
-        raw = obj.get(name, _ABSENT)
+    for f in specs:
+        raw = obj.get(f.name, _ABSENT)
         if raw is _ABSENT:
-            if required:
-                raise Invalid(f"{what} is missing the '{name}' field")
+            if f.required:
+                raise Invalid(f"{what} is missing the '{f.name}' field")
             continue
         try:
-            values[name] = decode_field(raw)
+            values[f.name] = f.spec.decode(raw)
         except _Mismatch as exc:
-            raise Invalid(_sentence(what, name, exc, raw)) from None
+            raise Invalid(_sentence(what, f.name, exc, raw)) from None
     if issubclass(cls, Checked):
-        return cast(_R, cls._decoded(values))
+        return cls._decoded(values)
     return cls(**values)
 
 
 def encode(record: object) -> dict[str, JSON]:
     """Return the fields of a record as a JSON-ready dict (field names are wire names)."""
     plan = _PLANS.get(type(record)) or _plan(type(record))
-    result: dict[str, JSON] = dict(zip(plan.names, plan.read(record), strict=True))  # type: ignore[arg-type]
-    for name, convert in plan.convert:
-        result[name] = convert(result[name])
-    return result
+    return plan.encode(record)
 
 
 class Checked:

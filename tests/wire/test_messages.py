@@ -141,6 +141,7 @@ def test_protocol_module_imports_no_trio() -> None:
         "enum",
         "types",
         "typing",
+        "weakref",
         "spe_host._errors",
         "spe_host._model",
         "spe_host._rules",

@@ -1,0 +1,85 @@
+"""A session's snapshot (:class:`~spe_host.SessionInfo`), made again only after a change.
+
+Theory of operation
+-------------------
+A listing asks every session for its snapshot, and most sessions are idle and have not
+changed since the last listing. An idle session's snapshot depends on a handful of
+values: its state, when it was last used, where its output ends, its name, its
+autodispose flag, its progress and how its last run ended. Everything else it shows
+is fixed while no run goes (the id, the creation time, the current or last run and
+its stop ticket change only as a run begins or ends, and that changes the state).
+So :class:`Snapshot` keeps the last snapshot with those values as its key, and builds
+a new one only when the key differs: reading the key is a few attribute loads, where
+building is fifteen fields and two clock conversions.
+
+The same object is handed out until something changes, which lets the wire codec
+keep its JSON text too (``spe_host.wire.encode_records``). A running session is
+built afresh every time: the line it runs and its pending stop's ``blocked_in``
+move without any event. Trio thread only, like every change of a session's state.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._model import SessionInfo, SessionState
+
+if TYPE_CHECKING:
+    from ._session import ScriptSession
+
+__all__ = ["Snapshot", "build"]
+
+
+def build(session: ScriptSession) -> SessionInfo:
+    """Make the session's snapshot from its current values."""
+    progress = session.progress
+    runs = session.runs
+    return SessionInfo(
+        id=session.id,
+        name=session.name,
+        state=session.state,
+        progress_percent=progress.percent,
+        progress_message=progress.message,
+        location=session.location,
+        last_status=session.last_status,
+        created_at=session._created_unix,
+        last_accessed=session.last_accessed.timestamp(),
+        autodispose=session.autodispose,
+        output_offset=session.output.end_offset,
+        run=runs.current,
+        run_started_at=runs.started_at,
+        run_ended_at=runs.ended_at,
+        stop=session.stop_ticket(),
+    )
+
+
+class Snapshot:
+    """The last snapshot of one session, and the values it was made from."""
+
+    __slots__ = ("_info", "_key")
+
+    def __init__(self) -> None:
+        self._key: tuple[object, ...] | None = None
+        self._info: SessionInfo | None = None
+
+    def of(self, session: ScriptSession) -> SessionInfo:
+        """The session's snapshot: the last one if nothing it shows has changed."""
+        # The session's own fields, not its properties: this runs for every session
+        # of every listing.
+        state = session._state
+        if state is SessionState.RUNNING or state is SessionState.STOPPING:
+            return build(session)
+        key = (
+            state,
+            session._touched_at,
+            session.output.end_offset,
+            session.name,
+            session.autodispose,
+            session.progress,
+            session._last_status,
+        )
+        info = self._info
+        if info is None or key != self._key:
+            self._info = info = build(session)
+            self._key = key
+        return info

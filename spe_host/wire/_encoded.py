@@ -1,0 +1,127 @@
+"""JSON text made once: each live record's encoded form, and arrays of them in a frame.
+
+Theory of operation
+-------------------
+A listing of 10,000 sessions is mostly the same records as the last one: the engine
+hands out the same :class:`~spe_host._model.SessionInfo` object for a session until
+something about it changes. :func:`encode_records` therefore remembers the JSON text
+of every record it encodes, for as long as that record object lives (a weak
+reference drops the entry with it), and encodes only the records it has not seen.
+It returns an :class:`EncodedArray`, a JSON array whose items are that text;
+:func:`~._codec.encode_message` writes such an array into the frame as it is, so a
+listing costs a join of bytes rather than a ``json.dumps`` of every record.
+
+The memo is keyed by the record's ``id()`` and checked by identity, so an id reused by
+a newer object never finds an older object's text; a record type that takes no weak
+references is encoded every time. Each item is UTF-8 JSON on its own: text with lone
+surrogates (which UTF-8 cannot carry) is written with ASCII escapes, as
+:func:`dumps` writes any value.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final, TypeAlias, overload
+
+from ._schema import JSON, encode
+
+__all__ = ["EncodedArray", "dumps", "encode_records"]
+
+_SEPARATORS: Final = (",", ":")
+_Slice: TypeAlias = "slice[int | None, int | None, int | None]"
+
+# id(record) -> (a weak reference to it, its JSON text).
+_memo: dict[int, tuple[weakref.ref[object], bytes]] = {}
+
+
+def dumps(value: object) -> bytes:
+    """Return the UTF-8 JSON text of a JSON value, compact.
+
+    Raises:
+        TypeError: The value holds something that is not JSON.
+        ValueError: It holds a NaN or an infinity.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=_SEPARATORS, allow_nan=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates (e.g. from a decoded "\\ud800" escape) cannot be UTF-8;
+        # escaped ASCII JSON carries them intact.
+        return json.dumps(value, separators=_SEPARATORS, allow_nan=False).encode("ascii")
+
+
+class EncodedArray(Sequence[JSON]):
+    """A JSON array whose items are encoded already (see :func:`encode_records`).
+
+    It reads as a sequence of the items' values, decoded on demand; a frame carries
+    its text unchanged.
+
+    Args:
+        parts: The UTF-8 JSON text of each item.
+    """
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self.parts = parts
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    @overload
+    def __getitem__(self, index: int) -> JSON: ...
+
+    @overload
+    def __getitem__(self, index: _Slice) -> Sequence[JSON]: ...
+
+    def __getitem__(self, index: int | _Slice) -> JSON | Sequence[JSON]:
+        if isinstance(index, slice):
+            return [json.loads(part) for part in self.parts[index]]
+        value: JSON = json.loads(self.parts[index])
+        return value
+
+    def text(self) -> bytes:
+        """The array's JSON text."""
+        return b"[" + b",".join(self.parts) + b"]"
+
+
+def encode_records(records: Iterable[object]) -> EncodedArray:
+    """Return records as a JSON array, encoding only those not encoded before.
+
+    Args:
+        records: Wire records (``_model`` values or messages); the same object gives
+            the same text for as long as it lives.
+
+    Raises:
+        TypeError: A record holds something that is not JSON.
+        ValueError: A record holds a NaN or an infinity.
+    """
+    memo = _memo
+    parts: list[bytes] = []
+    for record in records:
+        key = id(record)
+        known = memo.get(key)
+        if known is not None and known[0]() is record:
+            parts.append(known[1])
+            continue
+        part = dumps(encode(record))
+        try:
+            reference = weakref.ref(record, _forgetter(key))
+        except TypeError:
+            pass  # no weak references: encoded every time
+        else:
+            memo[key] = (reference, part)
+        parts.append(part)
+    return EncodedArray(parts)
+
+
+def _forgetter(key: int) -> Callable[[weakref.ref[object]], None]:
+    def forget(reference: weakref.ref[object]) -> None:
+        # Only this record's entry: a newer object may hold the id by now.
+        known = _memo.get(key)
+        if known is not None and known[0] is reference:
+            _memo.pop(key, None)
+
+    return forget
