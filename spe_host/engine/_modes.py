@@ -9,8 +9,10 @@ and runs its top-level statements in order, in one of two modes:
   thread (``_thread``), the same thread for every statement of the session, so
   ``time.sleep(60)`` blocks nobody and a ``sqlite3`` connection made in one
   statement works in the next. The whole execution is *one* hop to that thread - a
-  hop costs as much as thousands of simple statements - and a session whose thread
-  exists compiles there too. A statement that awaits at top level
+  hop costs as much as thousands of simple statements. A short source compiles in the
+  trio thread (a REPL's statements come from the compile cache); a long one compiles
+  on the session's thread if it exists, or in trio's worker pool, so a big script
+  never stalls the event loop. A statement that awaits at top level
   (``await trio.sleep(1)``, ``async with``, ``async for``) goes back to the trio
   thread with ``trio.from_thread.run`` and runs entirely there, so a blocking call
   inside the same compound statement blocks the event loop. An execution without a
@@ -71,13 +73,14 @@ Outcome = tuple[ExecutionStatus, str | None]
 
 async def run_statements(ex: Execution) -> Outcome:
     """Compile and run the execution's statements; how it ended, and its error text."""
-    if not ex.loop and ex.thread.alive:
+    inline = len(ex.source) <= _COMPILE_INLINE
+    if not (inline or ex.loop) and ex.thread.alive:
         return await ex.thread.run_sync(functools.partial(_run_in_thread, ex, None))
     compile_it = functools.partial(
         _instrument.compile_script, ex.source, ex.filename, interactive=ex.interactive
     )
     try:
-        if len(ex.source) <= _COMPILE_INLINE:
+        if inline:
             statements = compile_it()
         else:
             statements = await trio.to_thread.run_sync(compile_it)

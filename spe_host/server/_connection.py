@@ -12,9 +12,12 @@ After ``welcome`` the connection reads events in a loop. The wire Connection own
 request lifecycle (a duplicate id or too many requests in flight arrive here as
 :class:`~spe_host.wire.Refused`, a late ``input_reply`` never arrives at all), so the
 reader only routes: an ``input_reply`` answers the ``input()`` waiting for it, a
-``cancel`` cancels the stream it targets, and every other request runs as a task of
-its own (:mod:`._requests`), so a ``stop`` or a ``cancel`` is handled while an
-``execute`` of the same connection still runs. Frames go out through the one writer
+``cancel`` cancels the stream it targets, a ``stop`` (which never waits) is handled
+and answered by the reader itself, and every other request runs as a task of its own
+(:mod:`._requests`), so a ``stop`` or a ``cancel`` is handled while an ``execute`` of
+the same connection still runs. A stop handled in the reader reaches the run one
+scheduling pass sooner: while a session spins, every pass waits for the interpreter
+lock for up to a switch interval. Frames go out through the one writer
 of :class:`~spe_host.transport.FramedStream`.
 
 Before its first byte is read, a connection passes the listener's gate
@@ -51,6 +54,7 @@ from ..wire import (
     Refused,
     Request,
     Result,
+    Stop,
     Welcome,
     error_for,
     request_id_of,
@@ -283,6 +287,8 @@ class ServerConnection:
             elif isinstance(event, Cancel):
                 cancelled = self.requests.cancel(event.target)
                 await self.send_quietly(Result(id=event.id, value=cancelled))
+            elif isinstance(event, Stop):
+                await self.requests.run(event)
             else:
                 assert isinstance(event, Request)
                 self.requests.accept(event)
