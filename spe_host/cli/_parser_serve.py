@@ -7,9 +7,9 @@ settings: every limit of docs/security.md is a flag here.
 from __future__ import annotations
 
 from .._model import DEFAULT_REQUEST_LIMITS
-from . import _serve
 from ._args import (
     Shared,
+    Verb,
     Verbs,
     add_verb,
     positive_float,
@@ -25,7 +25,7 @@ def add_serve(verbs: Verbs, shared: Shared) -> None:
     serve = add_verb(
         verbs,
         "serve",
-        _serve.serve,
+        Verb("._serve", "serve"),
         "run a standalone host",
         "Run a host whose sessions start with builtins only, until Ctrl-C or SIGTERM.\n"
         "It prints where it listens and how to attach. By default it listens on a unix\n"
@@ -97,6 +97,14 @@ def add_serve(verbs: Verbs, shared: Shared) -> None:
         metavar="MS",
         help="the interpreter's thread switch interval in milliseconds; lower keeps the "
         "host responsive while scripts spin (default: Python's 5)",
+    )
+    serve.add_argument(
+        "--interpreter-slots",
+        type=int,
+        default=2,
+        metavar="N",
+        help="while more sessions run, at most N execute Python at once, taking turns, so "
+        "the host keeps answering however many spin; 0: no bound (default: 2)",
     )
     serve.add_argument(
         "--shutdown-timeout",

@@ -77,6 +77,8 @@ async def serve(args: argparse.Namespace) -> int:
         sys.setswitchinterval(args.switch_interval / 1000)
     if args.tls_key is not None and args.tls_cert is None:
         raise UsageError("--tls-key needs --tls-cert")
+    if args.interpreter_slots < 0:
+        raise UsageError("--interpreter-slots must be 0 (no bound) or more")
     # The receiver is open before anything listens, so a SIGTERM that arrives while
     # starting up is a graceful shutdown too, never a KeyboardInterrupt traceback.
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -125,6 +127,7 @@ async def run_host(args: argparse.Namespace, until: Callable[[], Awaitable[objec
                 max_script_size=args.max_script_size,
             ),
             switch_interval=SERVE_SWITCH_INTERVAL,
+            interpreter_slots=args.interpreter_slots or None,
             journal=journal,
         ) as host:
             # One table for every listener: the tokens of the connection files work

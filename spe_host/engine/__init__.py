@@ -6,6 +6,9 @@ reaches it through :mod:`spe_host.service`. Modules, bottom up:
     _rewrite      the syntax-tree rewrite: an abort check before every statement
     _instrument   parse, check, rewrite and compile a script (imports no trio)
     _events       Broadcast, the one "something changed" notifier
+    _batch        OutputStream: a session's text written at C speed, handed over in chunks
+    _flush        the flusher thread: a running script's stream flushed on a clock
+    _held         the bytes an output buffer holds, as chunks, dropped from the front
     _streams      the bounded output buffer, batched writes, byte offsets
     _redirect     per-context stdout/stderr/stdin routing to the running session
     _checkpoint   the abort check: whose stop it is, the fast-path flags, spe.critical zones
@@ -16,6 +19,7 @@ reaches it through :mod:`spe_host.service`. Modules, bottom up:
     _thread       SessionThread: the one thread a session's synchronous statements run on
     _bridge       spe.run_sync / spe.run, and the note on a trio call from the wrong thread
     _watchdog     the guard that stops a loop-mode statement holding the event loop
+    _share        InterpreterShare: at most K worker runs execute Python at once, in turn
     _modes        where statements run: worker mode (the session's thread) or loop mode
     _execution    one execution: its slot, its control (stop, abandon), its result, its streams
     _runs         run ids, and the results a session keeps until received

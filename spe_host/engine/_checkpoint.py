@@ -14,6 +14,12 @@ and not while a ``ScriptAborted`` (or, in a statement that awaits, the
 ``spe.critical``) it stays quiet too: the stop lands at the first check after the zone.
 The fast path knows nothing of zones; they cost only a stopped script anything.
 
+The same flag serves the host's interpreter share (``_share``): to make a worker-mode
+run give the interpreter its turn, the share raises the flag in that run's namespace
+only (:meth:`StopFlags.summon`), and the slow path hands the run to the share's
+check-in before it looks at stops. :func:`running_as` seats a run in the share while
+its statements run on its session's thread.
+
 :class:`StopFlags` keeps the flags of a host's namespaces together, because a
 function one session defined runs with that session's namespace as its globals
 while another session calls it. It writes them only when the group starts or ends
@@ -47,12 +53,15 @@ from ._redirect import use_sink
 
 if TYPE_CHECKING:
     from ._execution import Execution
+    from ._share import InterpreterShare, Seat
 
 __all__ = ["StopFlags", "checkpoint", "critical", "running_as"]
 
 _running: contextvars.ContextVar[Execution | None] = contextvars.ContextVar(
     "spe_host_execution", default=None
 )
+# The run's seat in its host's interpreter share, while it runs on its session thread.
+_seat: contextvars.ContextVar[Seat | None] = contextvars.ContextVar("spe_host_seat", default=None)
 
 
 def _aborted_is_being_handled() -> bool:
@@ -82,7 +91,12 @@ def checkpoint() -> bool:
             and is not already handling the abort.
     """
     execution = _running.get()
-    if execution is None or not execution.stop_requested:
+    if execution is None:
+        return True
+    seat = _seat.get()
+    if seat is not None and seat.summoned:
+        seat.share.check_in(seat)  # may wait for the run's turn
+    if not execution.stop_requested:
         return True
     if execution.stop.zones:
         return True  # a deferral zone: the stop lands after it
@@ -119,12 +133,25 @@ def critical(reason: str) -> Iterator[None]:
 
 @contextmanager
 def running_as(execution: Execution) -> Iterator[None]:
-    """Make ``execution`` this context's: its checks and its standard streams."""
+    """Make ``execution`` this context's: its checks and its standard streams.
+
+    On the execution's session thread it also takes a seat in the host's interpreter
+    share, if the host has one.
+    """
     token = _running.set(execution)
+    share = execution.flags.share
+    here = threading.get_ident()
+    seat = None
+    if share is not None and here == execution.thread.ident:
+        seat = share.take_seat(execution, here)
+    seat_token = _seat.set(seat)
     try:
         with use_sink(execution):
             yield
     finally:
+        _seat.reset(seat_token)
+        if seat is not None:
+            seat.share.leave(seat)
         _running.reset(token)
 
 
@@ -163,12 +190,18 @@ class StopFlags:
     loop-mode statement holds the trio thread; a lock keeps a raise from one and a
     lower from the other from leaving the flag down while a stop is pending. It is
     taken only when a stop starts or ends, never by the check itself.
+
+    The host's interpreter share (:attr:`share`, None: no share) summons one run by
+    raising the flag in that run's namespace alone; the flag then stays up there,
+    whatever the stops do, until the run has checked in (:meth:`settle`).
     """
 
     def __init__(self) -> None:
         self._namespaces: dict[int, dict[str, Any]] = {}
         self._stopping: set[int] = set()
+        self._summoned: set[int] = set()  # ids of the namespaces summoned by the share
         self._lock = threading.Lock()
+        self.share: InterpreterShare | None = None
         _process_flag.install()
 
     def add(self, namespace: dict[str, Any]) -> None:
@@ -191,6 +224,8 @@ class StopFlags:
                 _process_flag.change(+1)
                 self._write(True)
             self._stopping.add(id(execution))
+        if self.share is not None:
+            self.share.release(execution)  # a run waiting for its turn wakes to stop
 
     def lower_for(self, execution: Execution) -> None:
         """An execution is over; the flag falls when no other is stopping.
@@ -206,6 +241,19 @@ class StopFlags:
                 _process_flag.change(-1)
                 self._write(False)
 
+    def summon(self, namespace: dict[str, Any]) -> None:
+        """Raise the flag in one run's namespace: its next check checks in (the share)."""
+        with self._lock:
+            self._summoned.add(id(namespace))
+            namespace[_instrument.FLAG_NAME] = True
+
+    def settle(self, namespace: dict[str, Any]) -> None:
+        """The summoned run has checked in: its flag is the group's again."""
+        with self._lock:
+            self._summoned.discard(id(namespace))
+            namespace[_instrument.FLAG_NAME] = bool(self._stopping)
+
     def _write(self, value: bool) -> None:
-        for namespace in self._namespaces.values():
-            namespace[_instrument.FLAG_NAME] = value
+        summoned = self._summoned
+        for key, namespace in self._namespaces.items():
+            namespace[_instrument.FLAG_NAME] = value or key in summoned

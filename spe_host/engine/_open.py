@@ -5,8 +5,9 @@ and recovers the file) and makes it its observer; it closes it last, after every
 execution has ended, so the runs' ends are in it.
 
 On exit the host stops every running execution and waits for them (``_lifetime``),
-then ends every session's thread and the loop-mode watchdog, and puts back the
-interpreter's switch interval if it was asked to set one.
+then ends every session's thread, the loop-mode watchdog and the interpreter share
+(``_share``), and puts back the interpreter's switch interval if it was asked to set
+one.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from . import _redirect, _streams
 from ._host import DEFAULT_IDLE_TIMEOUT, Host
 from ._lifetime import expire_idle, shutdown
 from ._runs import DEFAULT_KEEP_RESULTS, check_keep_results
+from ._share import DEFAULT_INTERPRETER_SLOTS, InterpreterShare
 from ._watchdog import DEFAULT_LOOP_TIMEOUT
 
 __all__ = ["open_host"]
@@ -43,6 +45,7 @@ async def open_host(
     loop_timeout: float | None = DEFAULT_LOOP_TIMEOUT,
     limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
     switch_interval: float | None = None,
+    interpreter_slots: int | None = DEFAULT_INTERPRETER_SLOTS,
     journal: str | os.PathLike[str] | Journal | None = None,
 ) -> AsyncIterator[Host]:
     """Open a host that owns a nursery for its sessions' executions.
@@ -72,6 +75,12 @@ async def open_host(
             such stops quicker (0.5 ms against the default 5 ms: a stop of a
             spinning loop in about a third of the time, for no throughput loss we
             could measure in CPU-bound threads). None leaves the app's setting alone.
+        interpreter_slots: While more worker-mode runs than this are running, only
+            this many execute Python at once; the others wait their turn at their
+            next statement, in rotation, so the host's own thread keeps its share of
+            the interpreter and keeps answering however many sessions spin. A run
+            blocked in a C call (``time.sleep``) does not count; loop-mode code is
+            never held back (README, "Many sessions spinning at once"). None: no bound.
         journal: Record every run, its output, every stop and remove in this
             journal (a path, or a :class:`~spe_host.journal.Journal` with its
             options: ``required``, ``record_code``, ``retention``, ``max_size``);
@@ -85,6 +94,13 @@ async def open_host(
     """
     # Refused here, not inside the nursery, where it would arrive in an exception group.
     check_keep_results(keep_results)
+    if interpreter_slots is not None and not (
+        isinstance(interpreter_slots, int) and interpreter_slots >= 1
+    ):
+        raise ValueError(
+            f"interpreter_slots must be a whole number of at least 1, or None for no "
+            f"bound, not {interpreter_slots!r}"
+        )
     if switch_interval is not None and not switch_interval > 0:
         raise ValueError(
             f"switch_interval must be a positive number of seconds, not {switch_interval!r}"
@@ -112,6 +128,11 @@ async def open_host(
                 limits=limits,
                 observer=journal,
             )
+            # The engine's own reach into the registry's flags (as _lifetime's into
+            # its sessions): the share summons runs through them.
+            flags = host._flags
+            if interpreter_slots is not None:
+                flags.share = InterpreterShare(flags, interpreter_slots)
             nursery.start_soon(expire_idle, host, name="spe idle expiry")
             try:
                 yield host
@@ -123,6 +144,8 @@ async def open_host(
                 for session in host.sessions():
                     session._end_thread()
                 host.watchdog.close()
+                if flags.share is not None:
+                    flags.share.close()
                 nursery.cancel_scope.cancel()
     finally:
         _redirect.uninstall()

@@ -24,6 +24,7 @@ from spe_host.cli._exits import EXIT_FAILED
 from spe_host.cli._main import main
 from spe_host.cli._parser import build_parser
 from spe_host.cli._serve import run_host
+from spe_host.engine._share import DEFAULT_INTERPRETER_SLOTS
 
 LOOP = "import time\nwhile True:\n    time.sleep(0.01)\n"
 
@@ -128,3 +129,19 @@ async def test_serve_gives_its_host_the_request_limits(
     )
     default = await _host_served_with(monkeypatch, [])
     assert default.limits == spe_host.RequestLimits()
+
+
+@pytest.mark.parametrize(
+    ("argv", "slots"),
+    [
+        ([], DEFAULT_INTERPRETER_SLOTS),  # the parser writes the engine's default out
+        (["--interpreter-slots", "4"], 4),
+        (["--interpreter-slots", "0"], None),
+    ],
+)
+async def test_serve_gives_its_host_the_interpreter_slots(
+    monkeypatch: pytest.MonkeyPatch, runtime: Path, argv: list[str], slots: int | None
+) -> None:
+    host = await _host_served_with(monkeypatch, argv)
+    share = host._flags.share
+    assert (share.slots if share is not None else None) == slots
