@@ -21,8 +21,12 @@ A REPL server runs arbitrary code for whoever connects, so every way in is guard
 
 The server calls this layer between reads and writes, and the client uses it to find
 hosts. It knows nothing of addresses beyond their text, so it never imports the
-transport.
+transport. Only the throttle uses trio, and it is loaded when first named
+(:class:`FailureThrottle`, :class:`PeerLocks`), so a client that only finds hosts
+starts without trio.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from spe_host._model import Role
 
@@ -38,8 +42,10 @@ from ._files import (
     write_connection_file,
 )
 from ._peer import Credentials, PeerSocket, check_peer_uid, peer_credentials, peer_uid
-from ._throttle import FailureThrottle, PeerLocks
 from ._tokens import TokenTable, new_token, parse_role
+
+if TYPE_CHECKING:
+    from ._throttle import FailureThrottle, PeerLocks
 
 __all__ = [
     "RUNTIME_DIR_ENV",
@@ -63,3 +69,12 @@ __all__ = [
     "runtime_dir",
     "write_connection_file",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: the throttle (and with it trio) is imported the first time it is named.
+    if name in ("FailureThrottle", "PeerLocks"):
+        from . import _throttle
+
+        return getattr(_throttle, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,8 +6,9 @@ examples.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -15,9 +16,11 @@ from .._model import check_session_id, parse_run_id
 from .._rules import MAX_STOP_REASON
 
 __all__ = [
+    "SHELLS",
     "Formatter",
     "Handler",
     "Shared",
+    "Verb",
     "Verbs",
     "add_verb",
     "examples",
@@ -32,9 +35,47 @@ __all__ = [
     "timeout_seconds",
 ]
 
+#: The shells ``spe-host completion`` writes a script for.
+SHELLS = ("bash", "zsh", "fish")
+
 #: A verb: runs with the parsed command line, returns the exit code.
-Handler: TypeAlias = Callable[[argparse.Namespace], Awaitable[int]]
+Handler: TypeAlias = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 Verbs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+@dataclass(frozen=True)
+class Verb:
+    """A verb's handler, named by its module and imported only when the verb runs.
+
+    The parser names every verb, but a command runs one: ``spe-host ls`` should not
+    import what ``stop --wait``, ``logs`` or ``serve`` need. A :class:`Verb` is a
+    :data:`Handler`; calling it imports ``module`` (relative to this package) and
+    calls its ``function``.
+
+    A one-shot verb (a few requests, each answered at once) is ``blocking``: it runs
+    without trio, over the client's blocking socket, unless an option named in
+    ``trio_for`` is set (``ls --watch`` follows pushed changes, ``rm --force`` waits for
+    runs to stop); then it runs under trio, as every other verb does.
+
+    Attributes:
+        module: The module, relative to :mod:`spe_host.cli` (``"._verbs"``).
+        function: The coroutine function in it (``"ls"``).
+        blocking: Whether the verb may run without trio.
+        trio_for: The options (argparse destinations) that make it need trio.
+    """
+
+    module: str
+    function: str
+    blocking: bool = False
+    trio_for: tuple[str, ...] = ()
+
+    def __call__(self, args: argparse.Namespace) -> Coroutine[Any, Any, int]:
+        handler: Handler = getattr(importlib.import_module(self.module, __package__), self.function)
+        return handler(args)
+
+    def runs_blocking(self, args: argparse.Namespace) -> bool:
+        """Whether this command line runs the verb without trio."""
+        return self.blocking and not any(getattr(args, name, False) for name in self.trio_for)
 
 
 class Formatter(argparse.RawDescriptionHelpFormatter):

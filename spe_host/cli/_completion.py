@@ -26,13 +26,11 @@ from dataclasses import dataclass, field
 
 from .._errors import SpeError
 from ..auth import runtime_dir
+from ._args import SHELLS
 from ._exits import EXIT_OK
 from ._output import PROG
 
 __all__ = ["SHELLS", "CommandSpec", "command_spec", "complete_names", "completion", "script"]
-
-#: The shells a completion script can be written for.
-SHELLS = ("bash", "zsh", "fish")
 
 # What a flag's value, or a verb's positional, is completed with.
 _SESSIONS, _HOSTS, _FILES = "sessions", "hosts", "files"

@@ -6,7 +6,10 @@ One verb per operation of the host, shaped like docker's CLI: ``serve`` runs a
 standalone host (``_serve.py``); ``attach`` opens the REPL; ``start``, ``ls``,
 ``receive``, ``wait``, ``stop``, ``rm``, ``logs`` and ``inspect`` are one request or a
 few over the client library (``_verbs.py`` and a module each for the bigger ones). The
-whole verb runs in one ``trio.run``.
+whole verb runs in one ``trio.run``; except a one-shot verb (``ls`` without ``--watch``,
+``inspect``, ``start``, ``receive``, ``rm`` without ``--force``: its :class:`~._args.Verb`
+says so), which runs without trio over the client's blocking socket
+(:func:`spe_host.client.run_blocking`), and so never imports it.
 
 A verb returns its exit code, or raises. An exception that ends a verb becomes one
 sentence on stderr and an exit code, never a traceback, by :data:`EXIT_CODES`: a
@@ -33,13 +36,10 @@ An exception the table does not know is a bug: it propagates, with its traceback
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
-
-import trio
 
 from .._errors import (
     AuthenticationError,
@@ -52,7 +52,7 @@ from .._errors import (
     SpeError,
 )
 from .._groups import leaves
-from ._args import Handler
+from ._args import Handler, Verb
 from ._exits import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -104,10 +104,23 @@ EXIT_CODES: Mapping[type[BaseException], Exit] = {
     # SessionNotFound, SessionBusy, a listener of `serve` that cannot start, ...
     SpeError: Exit(EXIT_FAILED),
     # The socket failed under a request.
-    trio.BrokenResourceError: Exit(EXIT_UNREACHABLE, _LOST),
-    trio.ClosedResourceError: Exit(EXIT_UNREACHABLE, _LOST),
     OSError: Exit(EXIT_UNREACHABLE, _LOST),
 }
+
+
+def _row(cls: type[BaseException]) -> Exit | None:
+    """The row for ``cls``. trio's errors have theirs only once trio is loaded: a verb
+    that ran without trio cannot have raised them."""
+    row = EXIT_CODES.get(cls)
+    trio = sys.modules.get("trio")
+    if (
+        row is None
+        and trio is not None
+        and cls in (trio.BrokenResourceError, trio.ClosedResourceError)
+    ):
+        # The socket failed under a request.
+        return Exit(EXIT_UNREACHABLE, _LOST)
+    return row
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -119,7 +132,9 @@ def _leaf(exc: BaseException) -> BaseException:
     if not isinstance(exc, BaseExceptionGroup):
         return exc
     found = list(leaves(exc))
-    return next((leaf for leaf in found if not isinstance(leaf, trio.Cancelled)), found[0])
+    trio = sys.modules.get("trio")
+    cancelled = () if trio is None else trio.Cancelled
+    return next((leaf for leaf in found if not isinstance(leaf, cancelled)), found[0])
 
 
 def exit_code(exc: BaseException) -> int:
@@ -135,7 +150,7 @@ def exit_code(exc: BaseException) -> int:
         BaseException: ``exc`` itself (its leaf) when the table has no row for it.
     """
     leaf = _leaf(exc)
-    row = next((EXIT_CODES[cls] for cls in type(leaf).__mro__ if cls in EXIT_CODES), None)
+    row = next((r for cls in type(leaf).__mro__ if (r := _row(cls)) is not None), None)
     if row is None:
         raise leaf
     if row.lead is not None:
@@ -146,6 +161,8 @@ def exit_code(exc: BaseException) -> int:
 def _configure_logging(level: str | None) -> None:
     """Log to stderr at ``level``; None (every verb but ``serve``) leaves logging alone."""
     if level is not None:
+        import logging  # only then: the other verbs start without it
+
         logging.basicConfig(
             level=level.upper(),
             format="%(asctime)s %(name)s %(levelname)s: %(message)s",
@@ -154,7 +171,8 @@ def _configure_logging(level: str | None) -> None:
 
 
 def run_verb(handler: Handler, args: argparse.Namespace) -> int:
-    """Run a verb under trio and return its exit code, whatever it raises.
+    """Run a verb (under trio, unless it is one-shot) and return its exit code,
+    whatever it raises.
 
     Args:
         handler: The verb.
@@ -164,6 +182,12 @@ def run_verb(handler: Handler, args: argparse.Namespace) -> int:
         The verb's exit code, or the one :func:`exit_code` gives what it raised.
     """
     try:
+        if isinstance(handler, Verb) and handler.runs_blocking(args):
+            from ..client import run_blocking
+
+            return run_blocking(handler(args))
+        import trio
+
         return trio.run(handler, args)
     except SystemExit:
         raise

@@ -1,10 +1,12 @@
 """The ``spe-host`` argument parser: one function per verb, the shared options once.
 
 Every verb's subparser has a description and examples (``spe-host VERB --help``) and
-sets ``handler``, the coroutine function that runs it. The verbs that talk to a host
-share the connection options and ``--json`` (``_args.shared_options``). The parser
-imports no part of the host: the ``serve`` defaults that belong to the engine (the
-idle timeout) are resolved by the verb itself.
+sets ``handler``, the coroutine function that runs it, as a :class:`._args.Verb`:
+named here and imported only when the verb runs, so a command loads what its own verb
+needs and no other's. The verbs that talk to a host share the connection options and
+``--json`` (``_args.shared_options``). The parser imports no part of the host: the
+``serve`` defaults that belong to the engine (the idle timeout) are resolved by the
+verb itself.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
-from . import _stop, _verbs
 from ._args import (
     Formatter,
     Shared,
+    Verb,
     Verbs,
     add_verb,
     examples,
@@ -112,7 +114,7 @@ def _add_attach(verbs: Verbs, shared: Shared) -> None:
     attach = add_verb(
         verbs,
         "attach",
-        _verbs.attach,
+        Verb("._verbs", "attach"),
         "open a REPL on a session",
         "Open an interactive Python prompt on a session of the host. The session keeps\n"
         "its namespace between statements and lives on when you detach (Ctrl-D);\n"
@@ -160,7 +162,7 @@ def _add_start(verbs: Verbs, shared: Shared) -> None:
     start = add_verb(
         verbs,
         "start",
-        _verbs.start,
+        Verb("._verbs", "start", blocking=True),
         "run code in a session in the background",
         "Run code in the background in SESSION (created if missing) and print its id.\n"
         "The code comes from -c, or from FILE ('-' reads stdin). Over a unix socket the\n"
@@ -204,7 +206,7 @@ def _add_ls(verbs: Verbs, shared: Shared) -> None:
     ls = add_verb(
         verbs,
         "ls",
-        _verbs.ls,
+        Verb("._verbs", "ls", blocking=True, trio_for=("watch",)),
         "list sessions",
         "List the host's sessions: id, state, and of the current or last run its id,\n"
         "job name, progress, the line running now, when it started and ended (or for\n"
@@ -241,7 +243,7 @@ def _add_receive(verbs: Verbs, shared: Shared) -> None:
     receive = add_verb(
         verbs,
         "receive",
-        _verbs.receive,
+        Verb("._verbs", "receive", blocking=True),
         "print the result of a run",
         "Print the output, the value and the error of a run, then clear them (unless\n"
         "--keep). A session keeps the results of its last runs (10 by default) until\n"
@@ -265,7 +267,7 @@ def _add_wait(verbs: Verbs, shared: Shared) -> None:
     wait = add_verb(
         verbs,
         "wait",
-        _verbs.wait,
+        Verb("._verbs", "wait"),
         "wait for sessions to finish",
         "Wait until the sessions are no longer running, then list them. With a terminal\n"
         "it shows a line per session, with a progress bar and an ETA for those that\n"
@@ -288,7 +290,7 @@ def _add_stop(verbs: Verbs, shared: Shared) -> None:
     stop = add_verb(
         verbs,
         "stop",
-        _stop.stop,
+        Verb("._stop", "stop"),
         "stop running sessions at their next statement",
         "Ask sessions to stop at their next statement. It returns at once with the\n"
         "outcome per session (requested, already_stopping, not_running, not_found;\n"
@@ -331,7 +333,7 @@ def _add_rm(verbs: Verbs, shared: Shared) -> None:
     rm = add_verb(
         verbs,
         "rm",
-        _verbs.rm,
+        Verb("._verbs", "rm", blocking=True, trio_for=("force",)),
         "remove finished sessions",
         "Remove sessions and their namespaces. A running session is refused unless\n"
         "--force, which stops it, waits for it, and removes it. Without --force it\n"

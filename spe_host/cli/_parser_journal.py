@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._args import Shared, Verbs, add_verb
+from ._args import Shared, Verb, Verbs, add_verb
 
 __all__ = ["add_audit", "add_journal_options", "add_runs"]
 
@@ -17,20 +17,6 @@ _WHERE = (
     "default): $XDG_STATE_HOME/spe-host/NAME.journal.sqlite (~/.local/state/...).\n"
     "No host needs to be running."
 )
-
-
-async def runs_verb(args: argparse.Namespace) -> int:
-    """``spe-host runs`` (the journal package is imported only when it runs)."""
-    from ._journal_verbs import runs_verb as verb
-
-    return await verb(args)
-
-
-async def audit_verb(args: argparse.Namespace) -> int:
-    """``spe-host audit`` (the journal package is imported only when it runs)."""
-    from ._journal_verbs import audit_verb as verb
-
-    return await verb(args)
 
 
 def _journal_file(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +32,7 @@ def add_runs(verbs: Verbs, shared: Shared) -> None:
     runs = add_verb(
         verbs,
         "runs",
-        runs_verb,
+        Verb("._journal_verbs", "runs_verb"),
         "list a session's recorded runs (from the journal)",
         "List every run of SESSION the journal recorded, oldest first, across host\n"
         "restarts: its id, status (completed, failed, aborted, interrupted, running),\n"
@@ -65,7 +51,7 @@ def add_audit(verbs: Verbs, shared: Shared) -> None:
     audit = add_verb(
         verbs,
         "audit",
-        audit_verb,
+        Verb("._journal_verbs", "audit_verb"),
         "show or verify the journal's audit trail",
         "Show the audit trail: every run started and ended, stop requested and\n"
         "finished, login and refusal, session removed, host started and ended. Each\n"

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import _completion, _logs, _verbs
-from ._args import Formatter, Shared, Verbs, add_verb, session_id
+from ._args import SHELLS, Formatter, Shared, Verb, Verbs, add_verb, session_id
 
 __all__ = ["add_complete_names", "add_completion", "add_inspect", "add_logs"]
 
@@ -29,7 +28,7 @@ def add_logs(verbs: Verbs, shared: Shared) -> None:
     logs = add_verb(
         verbs,
         "logs",
-        _logs.logs,
+        Verb("._logs", "logs"),
         "print or follow a session's output",
         "Print the output the host holds of a session (all its runs, as one stream).\n"
         "With -f, go on printing as it runs, until the run going now ends, and exit\n"
@@ -67,7 +66,7 @@ def add_inspect(verbs: Verbs, shared: Shared) -> None:
     inspect = add_verb(
         verbs,
         "inspect",
-        _verbs.inspect,
+        Verb("._verbs", "inspect", blocking=True),
         "everything about sessions, as JSON",
         "Print everything the host says about sessions as a JSON array, one object per\n"
         "session: its state, its current or last run (id, job name, progress, line,\n"
@@ -83,7 +82,7 @@ def add_completion(verbs: Verbs, shared: Shared) -> None:
     completion = add_verb(
         verbs,
         "completion",
-        _completion.completion,
+        Verb("._completion", "completion"),
         "print a shell completion script",
         "Print a script that completes spe-host's verbs, flags, host names and the\n"
         "live session ids in bash, zsh or fish. Session ids are asked of the host\n"
@@ -95,7 +94,7 @@ def add_completion(verbs: Verbs, shared: Shared) -> None:
         ],
         [],
     )
-    completion.add_argument("shell", choices=_completion.SHELLS, help="the shell")
+    completion.add_argument("shell", choices=SHELLS, help="the shell")
 
 
 def add_complete_names(verbs: Verbs, shared: Shared) -> None:
@@ -103,5 +102,5 @@ def add_complete_names(verbs: Verbs, shared: Shared) -> None:
     names = verbs.add_parser(
         "_complete", parents=[shared.connection], formatter_class=Formatter, add_help=False
     )
-    names.set_defaults(handler=_completion.complete_names, verb_parser=names)
+    names.set_defaults(handler=Verb("._completion", "complete_names"), verb_parser=names)
     names.add_argument("what", choices=["hosts", "sessions"])

@@ -4,9 +4,12 @@
 Theory of operation
 -------------------
 Each verb connects with :func:`connected` (``--connect``, else ``$SPE_HOST``, else
-the host named ``default``), makes one or a few requests through the client library
-(:mod:`spe_host.client`: the only way a verb reaches a host), prints the answer as a
-table or, with ``--json``, as the protocol's objects, and returns its exit status.
+the host named ``default``; under trio with :func:`~spe_host.connect`, and for a
+one-shot verb run without trio over a blocking socket with
+:func:`~spe_host.client.connect_blocking`, the same client either way), makes one or
+a few requests through the client library (:mod:`spe_host.client`: the only way a
+verb reaches a host), prints the answer as a table or, with ``--json``, as the
+protocol's objects, and returns its exit status.
 
 A verb does not catch errors: a failed request raises, and :func:`._main.main` turns
 the exception into a sentence and an exit code by its class. A verb returns
@@ -20,9 +23,9 @@ session is refused alone (and reported with the flag that would remove it) while
 others go; the host's ``remove`` is all or nothing.
 
 ``ls --watch`` and ``wait`` on a terminal follow the host's pushed state changes
-(``_live.py``); nothing here polls. ``attach`` imports the REPL (prompt_toolkit,
-pygments) and ``wait`` on a terminal imports prompt_toolkit's progress bar, both inside
-the verb, so the other verbs start without loading them.
+(``_live.py``, imported only then); nothing here polls. ``attach`` imports the REPL
+(prompt_toolkit, pygments) and ``wait`` on a terminal prompt_toolkit's progress bar,
+both inside the verb, so the other verbs start without loading them.
 """
 
 from __future__ import annotations
@@ -36,9 +39,8 @@ from pathlib import Path
 
 from .._errors import SessionBusy, SessionNotFound
 from .._model import ExecutionResult, ExecutionStatus, SessionInfo, is_pattern
-from ..client import Client, connect
+from ..client import Client, connect_blocking
 from ._exits import EXIT_FAILED, EXIT_OK, UsageError, run_exit
-from ._live import wait_with_progress, watch_sessions
 from ._output import (
     PROG,
     err,
@@ -74,7 +76,12 @@ async def connected(args: argparse.Namespace, target: str | None = None) -> Asyn
         The connected client.
     """
     token = args.token or os.environ.get("SPE_HOST_TOKEN") or None
-    async with connect(
+    trio = sys.modules.get("trio")
+    if trio is not None and trio.lowlevel.in_trio_run():
+        from ..client import connect as opener
+    else:
+        opener = connect_blocking  # a one-shot verb run without trio (_main.run_verb)
+    async with opener(
         target if target is not None else args.connect,
         token=token,
         cafile=args.cafile,
@@ -92,6 +99,8 @@ async def ls(args: argparse.Namespace) -> int:
     """
     async with connected(args) as client:
         if args.watch:
+            from ._live import watch_sessions
+
             await watch_sessions(
                 client, args.patterns, state=args.state, as_json=args.json, quiet=args.quiet
             )
@@ -191,6 +200,8 @@ async def wait(args: argparse.Namespace) -> int:
         before = await client.sessions(*args.sessions)
         waited = {info.id for info in before}
         if sys.stdout.isatty() and not args.json:
+            from ._live import wait_with_progress
+
             finished, after = await wait_with_progress(
                 client, args.sessions, before, timeout=args.timeout, any_=args.any
             )

@@ -5,7 +5,9 @@ yield. Its methods mirror the :class:`~spe_host.Host` cmdlet family and return t
 types of :mod:`spe_host._model` (``ExecutionResult``, ``SessionInfo``, ``StopOutcome``,
 ``StateChange``), so a caller does not care whether its host is in-process or remote.
 Each method is one request over the connection's :class:`~._mux.Multiplexer`, so any
-number of tasks may use one client at once. The facade comes in parts over
+number of tasks may use one client at once (or over a blocking socket, for a one-shot
+command without trio: :mod:`._blocking`; so the trio-only parts, the execute prompts and
+the streams, are imported by the methods that use them). The facade comes in parts over
 :class:`~._base.ClientBase`: this module's cmdlet family and streams, and the stop with
 its tickets (:mod:`._stops`).
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._model import (
     Completion,
@@ -42,10 +44,12 @@ from ..wire import (
     from_json,
 )
 from ._base import array_of
-from ._execute import InputCallback, run_execute
-from ._follow import StateWatch, Subscription, subscription, watching
 from ._stops import StopRequests
 from ._versions import LOOP_MODE, RUN_IDS, SIGNATURES
+
+if TYPE_CHECKING:
+    from ._execute import InputCallback
+    from ._follow import StateWatch, Subscription
 
 __all__ = ["Client"]
 
@@ -117,6 +121,8 @@ class Client(StopRequests):
             ConnectionLost: The connection ended first.
             LocalProtocolError: ``loop`` was asked of a host older than protocol 1.2.
         """
+        from ._execute import run_execute
+
         self._require(LOOP_MODE, needed=loop)
         return await run_execute(
             self._mux,
@@ -331,6 +337,8 @@ class Client(StopRequests):
             :class:`~spe_host.OutputChunk` and :class:`~spe_host.ProgressReport`
             values. An unknown session raises ``SessionNotFound`` from the iteration.
         """
+        from ._follow import subscription
+
         return subscription(self._mux, session, from_offset, timeout=self._timeout)
 
     def watch(
@@ -357,4 +365,6 @@ class Client(StopRequests):
             A context manager yielding an async iterator of
             :class:`~spe_host._model.StateChange`.
         """
+        from ._follow import watching
+
         return watching(self._mux, list(patterns), locations=locations, timeout=self._timeout)

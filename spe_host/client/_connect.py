@@ -20,40 +20,31 @@ stream.
 
 from __future__ import annotations
 
-import os
-import ssl
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import trio
 
 from .. import transport
-from .._errors import (
-    AuthenticationError,
-    ConnectError,
-    HandshakeTimeout,
-    RemoteProtocolError,
-    SpeError,
-)
+from .._errors import AuthenticationError, ConnectError, RemoteProtocolError, SpeError
 from .._groups import sole_exception
-from ..auth import ConnectionInfo, find_connection
+from ..auth import ConnectionInfo
 from ..transport._framed import FramedStream
-from ..wire import (
-    DEFAULT_MAX_FRAME,
-    PROTOCOL_VERSION,
-    Connection,
-    Error,
-    Hello,
-    Welcome,
-    exception_for,
-)
+from ..wire import DEFAULT_MAX_FRAME, PROTOCOL_VERSION, Connection, Hello, Welcome
 from ._client import Client
+from ._dial import (
+    HOST_ENV,
+    broke,
+    cannot_connect,
+    find_host,
+    not_spe,
+    plan_dial,
+    timed_out,
+    welcome_of,
+)
 from ._mux import Multiplexer
 
 __all__ = ["HOST_ENV", "connect", "open_client"]
-
-#: The environment variable naming the host to connect to when none is given.
-HOST_ENV = "SPE_HOST"
 
 
 @asynccontextmanager
@@ -102,12 +93,7 @@ async def connect(
         HandshakeTimeout: The host did not complete the handshake in time.
         AuthenticationError: The server refused the credentials.
     """
-    try:
-        info = find_connection(address_or_name or os.environ.get(HOST_ENV) or None)
-    except ConnectError:
-        raise
-    except SpeError as exc:
-        raise ConnectError(str(exc)) from None
+    info = find_host(address_or_name)
     stream, connection, welcome = await _open(
         info,
         token=token if token is not None else info.token,
@@ -236,28 +222,12 @@ async def _handshake(
             await stream.send_all(connection.send(hello))
             reply = await framed.receive()
     except trio.TooSlowError:
-        raise _timed_out(shown, timeout) from None
+        raise timed_out(shown, timeout) from None
     except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-        raise ConnectError(
-            f"the connection to {shown} broke during the handshake ({exc.__cause__ or exc}); "
-            "if the server speaks TLS, connect with its connection file or a CA file"
-        ) from None
+        raise broke(shown, exc.__cause__ or exc) from None
     except RemoteProtocolError as exc:
-        raise ConnectError(
-            f"the host at {shown} does not speak the spe-host protocol: {exc}"
-        ) from None
-    if reply is None:
-        raise ConnectError(
-            f"the host at {shown} closed the connection during the handshake; if it "
-            "speaks TLS, connect with its connection file or a CA file"
-        )
-    if isinstance(reply, Error):
-        refusal = exception_for(reply.code, reply.message)
-        if isinstance(refusal, AuthenticationError):
-            raise refusal
-        raise ConnectError(str(refusal))
-    assert isinstance(reply, Welcome)  # the protocol allows nothing else first
-    return reply
+        raise not_spe(shown, exc) from None
+    return welcome_of(reply, shown)
 
 
 async def _open(
@@ -273,26 +243,10 @@ async def _open(
 ) -> tuple[trio.abc.Stream, Connection, Welcome]:
     """Open the socket (and TLS) to the host ``info`` names and greet it, in ``timeout``."""
     deadline = trio.current_time() + timeout
-    try:
-        address = transport.parse_address(info.address)
-    except ValueError as exc:
-        raise ConnectError(str(exc)) from None
-    shown = transport.format_address(address)
-    use_tls = False
-    if isinstance(address, transport.TcpAddress):
-        use_tls = tls if tls is not None else (info.tls or cafile is not None)
-        if (
-            token is not None
-            and not use_tls
-            and not insecure
-            and not transport.is_loopback(address.host)
-        ):
-            raise ConnectError(
-                f"refusing to send the token in clear text to {shown}, which is not on this "
-                "machine: connect with TLS (its connection file, or a CA file), or, if the "
-                "network path is trusted, allow clear text (--insecure on the command "
-                "line, insecure=True in Python)"
-            )
+    dial = plan_dial(
+        info, token=token, cafile=cafile, client_name=client_name, tls=tls, insecure=insecure
+    )
+    address, shown = dial.address, dial.shown
     stream: trio.abc.Stream | None = None
     try:
         with trio.fail_at(deadline):
@@ -300,12 +254,11 @@ async def _open(
                 stream = await trio.open_unix_socket(address.path)
             else:
                 stream = await trio.open_tcp_stream(address.host, address.port)
-                if use_tls:
+                if dial.tls:
                     stream = await _start_tls(stream, address.host, cafile, info.tls_fingerprint)
         connection = Connection("client", max_frame=max_frame)
-        hello = Hello(version=PROTOCOL_VERSION, token=token, client=client_name)
         welcome = await _handshake(
-            stream, connection, hello, shown=shown, timeout=timeout, deadline=deadline
+            stream, connection, dial.hello, shown=shown, timeout=timeout, deadline=deadline
         )
     except BaseException as exc:
         if stream is not None:
@@ -320,39 +273,21 @@ async def _open(
 def _open_failure(exc: BaseException, shown: str, timeout: float) -> BaseException:
     """What to raise for ``exc``, which ended the opening of the stream."""
     if isinstance(exc, trio.TooSlowError):
-        return _timed_out(shown, timeout)
+        return timed_out(shown, timeout)
     if isinstance(exc, OSError):
-        return ConnectError(
-            f"cannot connect to {shown}: {exc.strerror or exc}; is the host running? "
-            "Start one with `spe-host serve`"
-        )
+        return cannot_connect(shown, exc)
     if isinstance(exc, trio.BrokenResourceError):
-        return ConnectError(
-            f"the connection to {shown} broke during the handshake ({exc.__cause__ or exc}); "
-            "if the server speaks TLS, connect with its connection file or a CA file"
-        )
+        return broke(shown, exc.__cause__ or exc)
     if isinstance(exc, SpeError) and not isinstance(exc, AuthenticationError | ConnectError):
         # A certificate that is not the one pinned, say: this host was not reached.
         return ConnectError(str(exc))
     return exc
 
 
-def _timed_out(shown: str, timeout: float) -> HandshakeTimeout:
-    return HandshakeTimeout(
-        f"the host at {shown} did not complete the handshake within {timeout:g} s; is "
-        "it an spe-host server, and does it expect TLS?"
-    )
-
-
 async def _start_tls(
     stream: trio.abc.Stream, hostname: str, cafile: str | None, fingerprint: str | None
 ) -> trio.SSLStream[trio.abc.Stream]:
-    context = transport.client_ssl_context(cafile)
-    if fingerprint and cafile is None:
-        # The connection file (0600, written by the host) names the certificate: trust
-        # exactly that one, as OpenSSH trusts a known host key, with no CA involved.
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
+    context = transport.pinning_ssl_context(cafile, fingerprint)
     ssl_stream = trio.SSLStream(stream, context, server_hostname=hostname)
     await ssl_stream.do_handshake()
     if fingerprint:

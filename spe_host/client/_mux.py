@@ -34,8 +34,10 @@ import trio
 
 from .._errors import ConnectionLost, RemoteProtocolError
 from ..transport._framed import FramedStream
-from ..wire import Connection, Error, InputReply, Message, Request, exception_for
+from ..wire import Connection, Error, InputReply, Request
 from ..wire._lifecycle import Answer
+from ._base import next_event
+from ._dial import host_closed, host_left, protocol_broken
 from ._inbox import STREAM_BACKLOG, Inbox
 
 __all__ = ["Multiplexer", "next_event"]
@@ -138,7 +140,7 @@ class Multiplexer:
                     reason = self.host_closed()
                 elif isinstance(event, Error) and event.id is None:
                     # The host is about to close the connection, and says why.
-                    reason = f"the host at {self.address} closed the connection: {event.message}"
+                    reason = host_left(self.address, event.message)
                 elif isinstance(event, Answer) and event.id is not None:
                     inbox = self._inboxes.get(event.id)
                     if inbox is not None:
@@ -165,27 +167,10 @@ class Multiplexer:
 
     def host_closed(self) -> str:
         """The sentence for a host that closed the connection."""
-        return f"the host at {self.address} closed the connection; connect again once it is back"
+        return host_closed(self.address)
 
     def _broke(self, what: str) -> str:
-        return (
-            f"the connection to {self.address} broke: the host sent what the protocol "
-            f"does not allow ({what}); connect again"
-        )
+        return protocol_broken(self.address, what)
 
     def _unexpected(self) -> str:
         return f"the connection to {self.address} ended unexpectedly; connect again"
-
-
-async def next_event(inbox: Inbox) -> Message:
-    """The next event of a request; an ``error`` answer is raised as its exception.
-
-    Raises:
-        SpeError: The host answered with an error (``SessionNotFound``,
-            ``SessionBusy``, ``PermissionDenied``, ...), as the class it raised.
-        ConnectionLost: The connection ended first.
-    """
-    event = await inbox.get()
-    if isinstance(event, Error):
-        raise exception_for(event.code, event.message)
-    return event

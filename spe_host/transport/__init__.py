@@ -2,9 +2,14 @@
 
 Addresses and the bind policy (:mod:`._address`), TLS contexts and certificate pinning
 (:mod:`._tls`), and :class:`FramedStream`, the one read loop and batching writer of a
-connection (:mod:`._framed`). This layer may use trio and the wire protocol, and never the engine,
-the service, the server or the client: they build on it, not it on them.
+connection (:mod:`._framed`), and its blocking twin over a plain socket for callers that
+run without trio (:mod:`._sockets`). This layer may use trio and the wire protocol, and
+never the engine, the service, the server or the client: they build on it, not it on
+them. Only :mod:`._framed` imports trio, and :class:`FramedStream` is loaded when first
+named, so a one-shot client (``spe-host ls``) starts without trio.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._address import (
     Address,
@@ -15,14 +20,17 @@ from ._address import (
     is_loopback,
     parse_address,
 )
-from ._framed import FramedStream
 from ._tls import (
     cert_fingerprint,
     check_fingerprint,
     client_ssl_context,
     fingerprint_of_der,
+    pinning_ssl_context,
     server_ssl_context,
 )
+
+if TYPE_CHECKING:
+    from ._framed import FramedStream
 
 __all__ = [
     "Address",
@@ -37,5 +45,15 @@ __all__ = [
     "format_address",
     "is_loopback",
     "parse_address",
+    "pinning_ssl_context",
     "server_ssl_context",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: FramedStream (and with it trio) is imported the first time it is named.
+    if name == "FramedStream":
+        from ._framed import FramedStream
+
+        return FramedStream
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,6 @@ Pure standard library: nothing here knows of trio.
 from __future__ import annotations
 
 import ipaddress
-import logging
 import re
 from dataclasses import dataclass
 from typing import ClassVar, TypeAlias
@@ -36,8 +35,6 @@ __all__ = [
     "is_loopback",
     "parse_address",
 ]
-
-logger = logging.getLogger("spe_host.transport")
 
 _HOSTNAME_RE = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -169,7 +166,9 @@ def check_bind(host: str, tls: bool, insecure: bool) -> None:
         return
     where = host or "every network interface"
     if insecure:
-        logger.warning(
+        import logging  # only a server binds; a client (spe-host ls) never loads it
+
+        logging.getLogger("spe_host.transport").warning(
             "listening on %s without TLS (--insecure): tokens and code cross the network "
             "in clear text",
             where,

@@ -11,7 +11,10 @@ certificate it was shown with that fingerprint in constant time
 instead, :func:`client_ssl_context` verifies the chain and the host name as usual.
 
 Pure standard library: the contexts are handed to trio's ``SSLStream`` and
-``SSLListener`` by the server and the client.
+``SSLListener`` by the server and the client, and to ``ssl`` itself by the client's
+blocking path (:mod:`._sockets`), so both paths trust exactly the same certificates.
+``ssl`` is imported by the functions that use it, so a client that speaks no TLS
+(``spe-host ls`` over a unix socket) never loads it.
 """
 
 from __future__ import annotations
@@ -20,17 +23,20 @@ import hashlib
 import hmac
 import os
 import re
-import ssl
 from pathlib import Path
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from spe_host._errors import AuthenticationError, SpeError
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = [
     "cert_fingerprint",
     "check_fingerprint",
     "client_ssl_context",
     "fingerprint_of_der",
+    "pinning_ssl_context",
     "server_ssl_context",
 ]
 
@@ -51,6 +57,8 @@ def server_ssl_context(certfile: StrPath, keyfile: StrPath | None = None) -> ssl
     Raises:
         SpeError: The certificate or key cannot be loaded.
     """
+    import ssl
+
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
@@ -72,11 +80,38 @@ def client_ssl_context(cafile: StrPath | None = None) -> ssl.SSLContext:
     Raises:
         SpeError: The CA file cannot be loaded.
     """
+    import ssl
+
     try:
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=cafile)
     except (OSError, ssl.SSLError) as exc:
         raise SpeError(f"cannot load the CA file {cafile}: {exc}") from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def pinning_ssl_context(cafile: StrPath | None, fingerprint: str | None) -> ssl.SSLContext:
+    """Return the context a client speaks TLS with: a CA's, or one that pins a certificate.
+
+    With a CA file, the chain and the host name are verified. Without one but with the
+    fingerprint a connection file names, no CA is involved: the context accepts any
+    certificate, and the caller must then :func:`check_fingerprint` the one it was shown.
+
+    Args:
+        cafile: PEM file of the CA(s) to trust, or None.
+        fingerprint: The pinned certificate's fingerprint, or None.
+
+    Raises:
+        SpeError: The CA file cannot be loaded.
+    """
+    import ssl
+
+    context = client_ssl_context(cafile)
+    if fingerprint and cafile is None:
+        # The connection file (0600, written by the host) names the certificate: trust
+        # exactly that one, as OpenSSH trusts a known host key, with no CA involved.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     return context
 
 
@@ -91,6 +126,8 @@ def cert_fingerprint(certfile: StrPath) -> str:
     Raises:
         SpeError: The file cannot be read or holds no PEM certificate.
     """
+    import ssl
+
     try:
         text = Path(certfile).read_text(encoding="ascii", errors="replace")
     except OSError as exc:

@@ -81,7 +81,8 @@ def attach(server: ServerProcess, terminals: list[Terminal], session: str) -> Te
 def wait_running(server: ServerProcess, session: str) -> None:
     deadline = time.monotonic() + TIMEOUT
     while True:
-        sessions = server.run_json("ls", session)
+        # With --state, a session not created yet is no error, just not listed.
+        sessions = server.run_json("ls", "--state", "running", session)
         if sessions and sessions[0]["state"] == "running":
             return
         assert time.monotonic() < deadline, f"{session} never started running"

@@ -63,7 +63,8 @@ def attach(
 
 def wait_state(server: ServerProcess, session: str, state: str) -> None:
     deadline = time.monotonic() + TIMEOUT
-    while [s["state"] for s in server.run_json("ls", session)] != [state]:
+    # With --state, a session the attach has not created yet is no error, just not listed.
+    while [s["state"] for s in server.run_json("ls", "--state", state, session)] != [state]:
         assert time.monotonic() < deadline, f"{session} never became {state}"
         time.sleep(0.05)
 
