@@ -71,6 +71,9 @@ class Snapshot:
             return build(session)
         key = (
             state,
+            # Not left to the last-use time: on a clock that does not move (trio's
+            # MockClock), two runs would touch the session at the same instant.
+            session.runs.count,
             session._touched_at,
             session.output.end_offset,
             session.name,

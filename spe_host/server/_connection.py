@@ -17,8 +17,9 @@ and answered by the reader itself, and every other request runs as a task of its
 (:mod:`._requests`), so a ``stop`` or a ``cancel`` is handled while an ``execute`` of
 the same connection still runs. A stop handled in the reader reaches the run one
 scheduling pass sooner: while a session spins, every pass waits for the interpreter
-lock for up to a switch interval. Frames go out through the one writer
-of :class:`~spe_host.transport.FramedStream`.
+lock for up to a switch interval. A stop that came in the same read as the ``execute``
+or ``start`` it targets first lets that request begin its run, so it finds the run.
+Frames go out through the one writer of :class:`~spe_host.transport.FramedStream`.
 
 Before its first byte is read, a connection passes the listener's gate
 (:mod:`._gate`), which caps open and unauthenticated connections; one turned away is
@@ -288,6 +289,9 @@ class ServerConnection:
                 cancelled = self.requests.cancel(event.target)
                 await self.send_quietly(Result(id=event.id, value=cancelled))
             elif isinstance(event, Stop):
+                # An execute or start read just before it has its run begun first.
+                await self.requests.begun()
+                self.requests.accept(event)
                 await self.requests.run(event)
             else:
                 assert isinstance(event, Request)

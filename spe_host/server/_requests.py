@@ -96,6 +96,11 @@ class Requests:
         self._sender = Sender(conn.framed, conn.core.max_frame)
         self._inputs: dict[int, _PendingInput] = {}
         self._streams: dict[int, trio.CancelScope] = {}
+        # Requests accepted whose task has not taken its first step yet, and the event
+        # that is set when none is left (see :meth:`begun`).
+        self._unbegun = 0
+        self._all_begun = trio.Event()
+        self._all_begun.set()
         self._handlers: dict[type[Request], Callable[[Any], Any]] = {
             Execute: self._execute,
             Start: self._start,
@@ -126,9 +131,24 @@ class Requests:
             and len(self._streams) < self._core.limits.max_subscriptions
         ):
             self._streams[request.id] = trio.CancelScope()
+        if self._unbegun == 0:
+            self._all_begun = trio.Event()
+        self._unbegun += 1
+
+    async def begun(self) -> None:
+        """Wait until every accepted request has taken its first step.
+
+        An ``execute`` or ``start`` begins its run in its first step, so a ``stop`` read
+        in the same read as the request it targets waits for this, and finds the run.
+        """
+        await self._all_begun.wait()
 
     async def run(self, request: Request) -> None:
-        """Handle one request and answer it; errors become ``error`` answers."""
+        """Handle one :meth:`accept`-ed request and answer it; errors become ``error``
+        answers."""
+        self._unbegun -= 1
+        if self._unbegun == 0:
+            self._all_begun.set()
         try:
             await self._run(request)
         finally:

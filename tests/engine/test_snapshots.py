@@ -141,3 +141,20 @@ async def test_working_in_one_session_among_many_visits_no_other(visited: set[st
             visited.clear()
             assert len(host.sessions()) == 301
             assert not visited  # listing the sessions is not looking at them
+
+
+def test_a_second_run_at_the_same_instant_shows_in_the_snapshot() -> None:
+    # A clock that never moves: both runs touch the session at the same time.
+    clock = trio.testing.MockClock()
+
+    async def main() -> None:
+        with trio.fail_after(5):
+            async with spe_host.open_host(idle_timeout=None) as host:
+                await host.execute("s", "pass", loop=True)
+                session = host.session("s")
+                assert session.info().run == "s#1"
+                await host.execute("s", "pass", loop=True)
+                assert session.runs.current == "s#2"
+                assert session.info().run == "s#2"
+
+    trio.run(main, clock=clock)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import trio
 import trio.testing
-from support.server import served, wait_state
+from support.server import encode, read_frames, served, wait_state
 
 from spe_host import ExecutionStatus, StopOutcome
 
@@ -71,3 +71,20 @@ async def test_an_execute_spawns_its_request_its_follower_and_its_run() -> None:
                     "spe session s",
                 ]
             )
+
+
+async def test_a_stop_in_the_same_read_as_its_execute_stops_that_execute() -> None:
+    with trio.fail_after(10):
+        async with served("memory") as srv:
+            stream, _ = await srv.raw_hello()
+            # One write: the server reads both frames at once, the stop right after
+            # the execute it targets, before the execute's task has run.
+            await stream.send_all(
+                encode(
+                    {"type": "execute", "id": 1, "session": "s", "code": "while True:\n    pass"}
+                )
+                + encode({"type": "stop", "id": 2, "targets": ["s"]})
+            )
+            frames = {frame["id"]: frame for frame in await read_frames(stream, count=2)}
+            assert frames[2]["value"] == {"s": "requested"}
+            assert (frames[1]["type"], frames[1]["result"]["status"]) == ("done", "aborted")
