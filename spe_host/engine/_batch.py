@@ -28,6 +28,24 @@ run left behind writes later still reaches the buffer at its newline; during a r
 it is not, and a chunk waits for the next flush (:data:`~spe_host.engine._flush.FLUSH_INTERVAL`
 at most while the flusher gets the interpreter), so the memory it holds is what the
 script wrote in that time.
+
+Why no Python code on the binary side's ``write``, not even one call per chunk to
+drain a large backlog: a Python call can let the interpreter go to another thread
+there, and the wrapper is not safe for that: CPython's ``textiowrapper_write``
+flushes before it adds a piece that would pass the chunk size and then sets its
+pending bytes to that piece, overwriting whatever another thread added meanwhile -
+text lost, lines torn, uninitialised bytes in the output (a trial with four
+printing threads and a Python ``write`` here showed all three). So one C-level
+write that gives no other thread the interpreter, ``print(*lines, sep="\\n")`` of
+100 MB say, gathers all its chunks here until it returns; the drain then moves
+them into the buffer :data:`DRAIN_BYTES` at a time, freeing each piece as it goes,
+so the peak is that write's own bytes once, not twice.
+
+A script can reach the wrapper (``sys.stdout.write.__self__``) and ``detach()`` it,
+as it could detach a real ``sys.stdout``. Its writes then fail in the script, as
+they would there; the host does not: the next flush or run boundary finds the
+wrapper detached and puts a fresh one over the same chunks, which the session's
+next run writes to.
 """
 
 from __future__ import annotations
@@ -37,10 +55,12 @@ import io
 from collections.abc import Callable
 from typing import Any, Final
 
-__all__ = ["CHUNK_BYTES", "ERRORS", "OutputStream"]
+__all__ = ["CHUNK_BYTES", "DRAIN_BYTES", "ERRORS", "OutputStream"]
 
 #: The bytes the stream gathers before it hands them over as one chunk.
 CHUNK_BYTES: Final = 8 * 1024
+#: The most bytes of chunks that one :meth:`OutputStream.take` joins.
+DRAIN_BYTES: Final = 256 * 1024
 #: The codec error handler of output text (see :func:`_lone_surrogates`).
 ERRORS: Final = "spe_host.output"
 
@@ -101,7 +121,11 @@ class OutputStream:
 
     def __init__(self, drain: Callable[[], None]) -> None:
         self._chunks: list[bytes] = []
-        binary: Any = _Chunks(self._chunks, drain)  # duck-typed, as the wrapper allows
+        self._binary = _Chunks(self._chunks, drain)
+        self._open()
+
+    def _open(self) -> None:
+        binary: Any = self._binary  # duck-typed, as the wrapper allows
         self._text = io.TextIOWrapper(
             binary,
             encoding="utf-8",
@@ -112,23 +136,47 @@ class OutputStream:
         self._text._CHUNK_SIZE = CHUNK_BYTES  # type: ignore[attr-defined]
         self.write: Callable[[str], int] = self._text.write
 
+    def _reopened(self) -> bool:
+        # A script detached the wrapper (see the module's header): open a fresh one.
+        if self._text.buffer is not None:
+            return False
+        self._open()
+        return True
+
     def flush(self) -> None:
         """Hand over what the stream holds, then call ``drain``."""
-        self._text.flush()
+        try:
+            self._text.flush()
+        except ValueError:
+            if not self._reopened():
+                raise
+            self._binary.flush()
 
     def running(self, running: bool) -> None:
         """Gather text into chunks during a run; hand each line over between runs."""
-        self._text.reconfigure(line_buffering=not running)
+        try:
+            self._text.reconfigure(line_buffering=not running)
+        except ValueError:
+            if not self._reopened():
+                raise
+            self._text.reconfigure(line_buffering=not running)
 
-    def take(self) -> bytes:
-        """The chunks handed over so far, as one ``bytes`` (with the buffer's lock held)."""
+    def pending(self) -> int:
+        """How many chunks have been handed over and not taken yet."""
+        return len(self._chunks)
+
+    def take(self, count: int) -> tuple[bytes, int]:
+        """The first chunks of ``count`` handed over, as one ``bytes`` of about
+        :data:`DRAIN_BYTES` at most, and how many it took (with the buffer's lock held)."""
         chunks = self._chunks
-        count = len(chunks)  # appends that come meanwhile land past this prefix
         if count == 1:
             raw = chunks[0]
-        elif count:
-            raw = b"".join(chunks[:count])
         else:
-            return b""
-        del chunks[:count]
-        return raw
+            size = taken = 0
+            while taken < count and size < DRAIN_BYTES:
+                size += len(chunks[taken])
+                taken += 1
+            raw = b"".join(chunks[:taken])
+            count = taken
+        del chunks[:count]  # appends that came meanwhile are past this prefix
+        return raw, count

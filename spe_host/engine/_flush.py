@@ -24,15 +24,23 @@ C stream, under the interpreter lock; the chunk it yields joins the buffer under
 buffer's lock, in order (``_batch`` says why the order holds). The delay a follower
 sees is at most the interval, plus however long this thread waits for the
 interpreter: the interpreter's switch interval when one other thread spins.
+
+A buffer whose flush fails does not stop the thread: the failure is logged (once
+for each buffer while it stays live) and the thread goes on with the others, so
+one session cannot stop the output of every other. (A script that detaches its
+stream does not make the flush fail at all: ``_batch`` opens a fresh one.)
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Protocol
 
 __all__ = ["FLUSH_INTERVAL", "Flushable", "Flusher", "flusher"]
+
+logger = logging.getLogger("spe_host")
 
 #: Seconds between two flushes of a running script's output stream.
 FLUSH_INTERVAL = 0.01
@@ -61,6 +69,7 @@ class Flusher:
         self.ticks = 0  # how many rounds it has flushed (tests read it)
         self._wake = threading.Condition()
         self._live: dict[Flushable, int] = {}
+        self._failed: set[Flushable] = set()  # logged already, while live
         self._asleep = True
         self._thread: threading.Thread | None = None
 
@@ -88,6 +97,7 @@ class Flusher:
                 self._live[buffer] = left
             else:
                 self._live.pop(buffer, None)
+                self._failed.discard(buffer)
 
     def _run(self) -> None:
         idle_since: float | None = None
@@ -106,8 +116,21 @@ class Flusher:
             with self._wake:
                 buffers = list(self._live)
             for buffer in buffers:
-                buffer.flush()
+                try:
+                    buffer.flush()
+                except Exception:
+                    self._failing(buffer)
             self.ticks += 1
+
+    def _failing(self, buffer: Flushable) -> None:
+        with self._wake:
+            if buffer in self._failed or buffer not in self._live:
+                return
+            self._failed.add(buffer)
+        logger.exception(
+            "flushing a running script's output failed; its output waits for the next "
+            "read, the other sessions' output goes on"
+        )
 
 
 _flusher = Flusher()

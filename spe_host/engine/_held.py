@@ -92,16 +92,17 @@ class Held:
         elif cut >= self._starts[gone] + len(self._chunks[gone]):
             gone += 1
         del self._chunks[:gone], self._starts[:gone]
-        if self._chunks:
+        while self._chunks:
+            # Past the bytes that continue a character, into the next chunk if need be.
             first, at = self._chunks[0], self._starts[0]
             inside = _character_start(first, cut - at)
-            if inside >= len(first):
-                del self._chunks[0], self._starts[0]
-                cut = at + len(first)
-            else:
+            if inside < len(first):
                 cut = at + inside
                 self._chunks[0] = first[inside:]
                 self._starts[0] = cut
+                break
+            del self._chunks[0], self._starts[0]
+            cut = at + len(first)
         if not self._chunks:
             tail_start = self.end - len(self._tail)
             inside = _character_start(self._tail, max(0, cut - tail_start))

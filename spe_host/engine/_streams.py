@@ -136,10 +136,6 @@ class OutputBuffer:
             from whichever thread moves it, with the buffer's lock held: it must only
             hand the bytes on (the journal queues them for its writer).
 
-    Attributes:
-        writer: The C-level ``write`` of the buffer's stream (an execution's stdout
-            and stderr): no Python code runs until 8 KiB have gathered, and the text
-            comes into the buffer at the next flush.
     """
 
     def __init__(
@@ -159,7 +155,13 @@ class OutputBuffer:
         self._signal = Signal(on_wake)
         self._runs = 0
         self._stream = OutputStream(self._drain)
-        self.writer = self._stream.write
+
+    @property
+    def writer(self) -> Callable[[str], int]:
+        """The C-level ``write`` of the buffer's stream (an execution's stdout and
+        stderr): no Python code runs until 8 KiB have gathered, and the text comes
+        into the buffer at the next flush."""
+        return self._stream.write
 
     @property
     def start_offset(self) -> int:
@@ -211,10 +213,15 @@ class OutputBuffer:
     def _drain(self) -> None:
         # The stream's flush: its chunks go into the buffer, then one wake-up.
         with self._lock:
-            raw = self._stream.take()
-            if not raw:
+            left = self._stream.pending()  # not what comes in meanwhile: no end
+            if not left:
                 return
-            self._append(raw)
+            while left:
+                # In pieces, each freed as the next is taken: after one huge C-level
+                # write the backlog is not copied whole.
+                raw, taken = self._stream.take(left)
+                self._append(raw)
+                left -= taken
         if not self._signal.posted:
             self._signal.fire()
 

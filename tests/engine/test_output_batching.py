@@ -4,9 +4,11 @@ result, writers in threads, bounded memory."""
 
 from __future__ import annotations
 
+import logging
 import random
 import sys
 import threading
+import types
 
 import pytest
 import trio
@@ -16,7 +18,8 @@ import spe_host
 from spe_host import ExecutionStatus, OutputChunk
 from spe_host._model import encode_output
 from spe_host.engine import _redirect
-from spe_host.engine._batch import CHUNK_BYTES, ERRORS
+from spe_host.engine._batch import CHUNK_BYTES, DRAIN_BYTES, ERRORS
+from spe_host.engine._flush import Flusher
 from spe_host.engine._held import CHUNK, Held
 from spe_host.engine._streams import OutputBuffer
 
@@ -246,3 +249,76 @@ def test_held_bytes_never_start_inside_a_character() -> None:
     for _ in range(200):
         held.append("é€😀".encode())
     assert held.read(held.start, held.end).decode("utf-8")  # strict: whole characters
+
+
+def test_held_bytes_skip_a_characters_tail_at_the_head_of_the_next_chunk() -> None:
+    # Lone surrogates' bytes can be continuation bytes at a chunk's end and the next
+    # one's head: a cut that skips them to the end of one chunk goes on into the next.
+    limit = next(n for n in range(CHUNK, 2 * CHUNK) if n - n // 8 == CHUNK + 5)
+    held = Held(limit)
+    held.append(b"a" * (CHUNK - 2) + b"\x80" * 2)
+    held.append(b"\x80" * 3 + b"b" * CHUNK)  # the cut lands at offset CHUNK - 2
+    assert held.start == CHUNK + 3
+    assert held.read(held.start, held.end) == b"b" * CHUNK
+
+
+async def test_the_backlog_of_one_long_c_level_print_goes_over_in_bounded_pieces() -> None:
+    # print(*lines) is one C call that lets no flusher in; the flush after it moves the
+    # backlog into the buffer (and the journal) piece by piece, not as one copy.
+    with trio.fail_after(10):
+        pieces: list[int] = []
+        buffer = OutputBuffer(4 * DRAIN_BYTES, on_data=lambda offset, raw: pieces.append(len(raw)))
+        buffer.begin_run()
+        try:
+            print(*["x" * 999] * 4000, file=types.SimpleNamespace(write=buffer.writer))
+            buffer.flush()
+            assert sum(pieces) == 4_000_000
+            assert max(pieces) <= DRAIN_BYTES + CHUNK_BYTES
+        finally:
+            buffer.end_run()
+        assert buffer.end_offset == 4_000_000
+
+
+def test_the_flusher_goes_on_past_a_buffer_whose_flush_fails(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Failing:
+        def flush(self) -> None:
+            raise RuntimeError("this buffer is broken")
+
+    class Counting:
+        def __init__(self) -> None:
+            self.calls = 0
+            self.twice = threading.Event()
+
+        def flush(self) -> None:
+            self.calls += 1
+            if self.calls == 2:
+                self.twice.set()
+
+    flusher, failing, counting = Flusher(interval=0.001, grace=0), Failing(), Counting()
+    flusher.add(failing)  # flushed first in every round
+    flusher.add(counting)
+    try:
+        assert counting.twice.wait(timeout=10)
+    finally:
+        flusher.discard(failing)
+        flusher.discard(counting)
+    failures = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(failures) == 1  # logged once, not at every round
+    assert failures[0].exc_info is not None
+    assert "broken" in str(failures[0].exc_info[1])
+
+
+async def test_a_script_that_detaches_its_stream_fails_alone_and_the_next_run_prints(
+    host: spe_host.Host,
+) -> None:
+    with trio.fail_after(10):
+        code = "import sys\nprint('kept')\nsys.stdout.write.__self__.detach()\nprint('lost')\n"
+        result = await host.execute("s", code)
+        assert result.status is ExecutionStatus.FAILED
+        assert result.error is not None
+        assert "detached" in result.error
+        assert result.output == "kept\n"
+        result = await host.execute("s", "print('back')")
+        assert (result.status, result.output) == (ExecutionStatus.COMPLETED, "back\n")
