@@ -59,6 +59,7 @@ from ..wire import (
     encode_records,
     to_json,
 )
+from ._pending import PendingInput
 from ._sending import Run, Sender
 
 if TYPE_CHECKING:
@@ -69,23 +70,6 @@ __all__ = ["Requests"]
 logger = logging.getLogger("spe_host.server")
 
 
-class _PendingInput:
-    """An ``input()`` waiting for its ``input_reply`` (or for the connection to end)."""
-
-    def __init__(self) -> None:
-        self._event = trio.Event()
-        self._text: str | None = None
-
-    def answer(self, text: str | None) -> None:
-        if not self._event.is_set():
-            self._text = text
-            self._event.set()
-
-    async def wait(self) -> str | None:
-        await self._event.wait()
-        return self._text
-
-
 class Requests:
     """The handlers of one connection's requests."""
 
@@ -94,7 +78,7 @@ class Requests:
         self._core = conn.core
         self._service = conn.core.service
         self._sender = Sender(conn.framed, conn.core.max_frame)
-        self._inputs: dict[int, _PendingInput] = {}
+        self._inputs: dict[int, PendingInput] = {}
         self._streams: dict[int, trio.CancelScope] = {}
         # Requests accepted whose task has not taken its first step yet, and the event
         # that is set when none is left (see :meth:`begun`).
@@ -272,7 +256,7 @@ class Requests:
         async def answer(prompt: InputPrompt) -> str | None:
             if self._conn.framed.gone:
                 return None  # nobody to ask: input() sees end-of-file
-            pending = _PendingInput()
+            pending = PendingInput()
             self._inputs[request.id] = pending
             try:
                 if run.follower is not None:
