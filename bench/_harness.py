@@ -181,6 +181,10 @@ async def interleave(
         One :class:`Measured` per side, in the order given.
     """
     progress = _Progress({side.label: [] for side in sides})
+    # A side whose trial raised (an anchor's kernel that stopped answering): reported
+    # missing with the error, while the other sides go on, so one broken anchor does
+    # not lose its whole group of rows.
+    failed: dict[str, str] = {}
     began = time.perf_counter()
     round_ = 0
     while progress.short_of(trials):
@@ -189,6 +193,8 @@ async def interleave(
             break
         order = list(sides) if round_ % 2 == 0 else list(reversed(sides))
         for side in order:
+            if side.label in failed:
+                continue
             found = progress.samples[side.label]
             count = min(block, trials - len(found))
             if count <= 0:
@@ -198,11 +204,21 @@ async def interleave(
             try:
                 for _ in range(count):
                     found.append(await side.trial())
+            except Exception as exc:
+                failed[side.label] = (
+                    f"its trial failed after {len(found)} samples: {type(exc).__name__}: {exc}"
+                )
+                del progress.samples[side.label]
             finally:
                 if side.leave is not None:
                     await side.leave()
         round_ += 1
-    return [Measured(side.label, tuple(progress.samples[side.label])) for side in sides]
+    return [
+        missing(side.label, failed[side.label])
+        if side.label in failed
+        else Measured(side.label, tuple(progress.samples[side.label]))
+        for side in sides
+    ]
 
 
 def timer() -> Callable[[], float]:
