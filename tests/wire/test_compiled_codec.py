@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from support.client import session_info
 
 from spe_host import _model
 from spe_host._errors import LocalProtocolError
@@ -184,21 +185,7 @@ def test_an_int_for_a_float_and_an_absent_default_come_out_as_the_slow_path_make
 
 
 def test_a_nested_records_error_names_the_nested_record() -> None:
-    info = _schema.encode(
-        _model.SessionInfo(
-            id="s",
-            name=None,
-            state=_model.SessionState.IDLE,
-            progress_percent=None,
-            progress_message=None,
-            location=None,
-            last_status=None,
-            created_at=1.0,
-            last_accessed=1.0,
-            autodispose=False,
-            output_offset=0,
-        )
-    )
+    info = _schema.encode(session_info("s", _model.SessionState.IDLE))
     broken = {**info, "stop": {"id": 3}}
     with pytest.raises(_fields.Invalid, match="the 'id' field of the stop ticket must be a string"):
         _schema.decode(_model.SessionInfo, broken, "the session info")

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 from typing import Any
 
 import pytest
+from support.client import session_info
 
 from spe_host._model import SessionInfo, SessionState
 from spe_host.wire import EncodedArray, Result, _encoded, encode_message, encode_records, to_json
 
 
 def _info(id: str, message: str | None = None) -> SessionInfo:
-    return SessionInfo(
-        id=id,
-        name="nightly",
-        state=SessionState.IDLE,
-        progress_percent=None,
-        progress_message=message,
-        location=None,
-        last_status=None,
-        created_at=1764620000.25,
-        last_accessed=1764620001.5,
-        autodispose=False,
-        output_offset=7,
-    )
+    return dataclasses.replace(session_info(id, SessionState.IDLE), progress_message=message)
 
 
 @pytest.fixture
