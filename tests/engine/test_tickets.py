@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -14,6 +15,7 @@ import spe_host
 from spe_host import ExecutionStatus, Role, SessionState, StopOutcome
 from spe_host._model import StopPhase, StopTicket
 from spe_host.engine._blocked import BlockedReader
+from spe_host.engine._ticket import Ticket
 from spe_host.service import Principal, Service
 
 
@@ -23,13 +25,25 @@ def ticket_of(host: spe_host.Host, session: str) -> StopTicket:
     return ticket
 
 
-async def test_a_pure_python_loop_lands_at_the_loops_line(host: spe_host.Host) -> None:
+async def test_a_pure_python_loop_lands_at_the_loops_line(
+    host: spe_host.Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ticket as the request made it: read after stop() returns, the spinning
+    # thread may already have landed it (the GIL can pass to it between two lines).
+    made: list[StopTicket] = []
+    make = Ticket.__init__
+
+    def recording(self: Ticket, *args: Any, **kwargs: Any) -> None:
+        make(self, *args, **kwargs)
+        made.append(self.value)
+
+    monkeypatch.setattr(Ticket, "__init__", recording)
     with trio.fail_after(5):
         session = host.start("etl", "n = 0\nwhile True: n += 1\n", filename="job.py")
         await wait_location(session, 2)
         assert host.stop_ticket("etl") is None
         assert host.stop("etl", reason="bad input file") == {"etl": StopOutcome.REQUESTED}
-        requested = ticket_of(host, "etl")
+        [requested] = made
         assert requested.phase is StopPhase.REQUESTED
         assert requested.session == "etl"
         assert requested.run == "etl#1"
