@@ -12,6 +12,7 @@ one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -80,7 +81,10 @@ async def open_host(
             next statement, in rotation, so the host's own thread keeps its share of
             the interpreter and keeps answering however many sessions spin. A run
             blocked in a C call (``time.sleep``) does not count; loop-mode code is
-            never held back (README, "Many sessions spinning at once"). None: no bound.
+            never held back. And when the host's loop wakes with work, a run that has
+            spun two switch intervals pauses that long at its next statement, at most
+            half of the time (README, "Many sessions spinning at once"). None: no
+            bound, and no pause.
         journal: Record every run, its output, every stop and remove in this
             journal (a path, or a :class:`~spe_host.journal.Journal` with its
             options: ``required``, ``record_code``, ``retention``, ``max_size``);
@@ -131,8 +135,10 @@ async def open_host(
             # The engine's own reach into the registry's flags (as _lifetime's into
             # its sessions): the share summons runs through them.
             flags = host._flags
+            share = None
             if interpreter_slots is not None:
-                flags.share = InterpreterShare(flags, interpreter_slots)
+                share = flags.share = InterpreterShare(flags, interpreter_slots)
+                trio.lowlevel.add_instrument(share.instrument)
             nursery.start_soon(expire_idle, host, name="spe idle expiry")
             try:
                 yield host
@@ -146,6 +152,9 @@ async def open_host(
                 host.watchdog.close()
                 if flags.share is not None:
                     flags.share.close()
+                if share is not None:
+                    with contextlib.suppress(KeyError):  # trio drops one that raised
+                        trio.lowlevel.remove_instrument(share.instrument)
                 nursery.cancel_scope.cancel()
     finally:
         _redirect.uninstall()

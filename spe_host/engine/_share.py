@@ -42,6 +42,19 @@ abort at the check it parked in. With K or fewer seats the ticker sleeps and not
 is summoned. Library code is not instrumented: a run inside a long library call runs
 on until it is back in script code, as it does for a stop.
 
+The host's loop goes first (:class:`LoopFirst`, a trio instrument on the host's
+run): when the trio thread wakes from its wait for I/O, every run that has been let
+run ``give_way`` seconds (1 ms under serve) is summoned, and at its next check it
+*gives way*: it waits on its lock for ``give_way``, or until a stop or the host's
+exit wakes it. The trio thread still waits for the interpreter once, when it
+wakes; without this, each later step of the same request (reading it, handing a
+statement to a session thread, that thread's turn, sending the answer) waited
+again for a spinning run to be forced off, up to a switch interval each. A run
+that gave way is let run ``give_way`` again before it can be asked, so scripts keep
+at least half of the interpreter however busy the loop is, and a young run (a
+``1+1`` the loop is waiting for) is never asked. The seats are looked at only when
+one may be due (``_next_look``): a pass of the loop costs a clock read otherwise.
+
 Lock order: the share's lock, then the flags' (``StopFlags``); never the reverse.
 """
 
@@ -50,21 +63,21 @@ from __future__ import annotations
 import sys
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from time import monotonic
+from typing import TYPE_CHECKING
+
+import trio
+
+from ._seat import Seat, give_way_for, quantum_for
 
 if TYPE_CHECKING:
     from ._checkpoint import StopFlags
     from ._execution import Execution
 
-__all__ = ["DEFAULT_INTERPRETER_SLOTS", "InterpreterShare", "Seat", "quantum_for"]
+__all__ = ["DEFAULT_INTERPRETER_SLOTS", "InterpreterShare", "LoopFirst", "Seat", "quantum_for"]
 
 #: How many worker-mode runs may execute Python at once while more are running.
 DEFAULT_INTERPRETER_SLOTS = 2
-
-# A quantum is this many switch intervals (5 ms at serve's 0.5 ms), and no shorter
-# than _MIN_QUANTUM: each rotation wakes K threads, which should stay a small cost.
-_QUANTUM_INTERVALS = 10
-_MIN_QUANTUM = 0.002
 
 # A parked run looks this often whether its share still rotates. It always does
 # while anyone is parked (a parked run means K permits are held, so more than K
@@ -72,38 +85,6 @@ _MIN_QUANTUM = 0.002
 # rotation park together, and their looks, if frequent, would come in bursts of
 # dozens of threads wanting the interpreter at once - what the share is there to avoid.
 _PARK_LOOK = 10.0
-
-
-def quantum_for(switch_interval: float) -> float:
-    """The rotation quantum for an interpreter switch interval, in seconds."""
-    return max(_MIN_QUANTUM, _QUANTUM_INTERVALS * switch_interval)
-
-
-class Seat:
-    """One worker-mode run's place in the share (made by :meth:`InterpreterShare.take_seat`)."""
-
-    __slots__ = (
-        "_wakeup",
-        "execution",
-        "fresh",
-        "namespace",
-        "parked",
-        "share",
-        "summoned",
-        "thread",
-    )
-
-    def __init__(self, share: InterpreterShare, execution: Execution, thread: int) -> None:
-        self.share = share
-        self.execution = execution
-        self.namespace: dict[str, Any] = execution.namespace
-        self.thread = thread
-        self.summoned = False  # its flag is up for the share: its next check checks in
-        self.fresh = False  # new since the last tick, and let run until the next
-        self.parked = False  # in the queue, waiting on _wakeup
-        # Made when the run first parks (most runs never do), and held while nobody
-        # wakes it: a parked run waits to acquire it.
-        self._wakeup: threading.Lock | None = None
 
 
 class InterpreterShare:
@@ -114,13 +95,29 @@ class InterpreterShare:
         slots: How many runs hold the interpreter at once while more are running.
         quantum: Seconds between rotations (default: :func:`quantum_for` the
             interpreter's switch interval now).
+        give_way: The longest a run waits for the host's loop, in seconds, and how
+            long a run is let run before it is asked (default: :func:`give_way_for`
+            the switch interval now). Runs give way only while :attr:`instrument`
+            is installed on the host's trio run.
     """
 
-    def __init__(self, flags: StopFlags, slots: int, quantum: float | None = None) -> None:
+    def __init__(
+        self,
+        flags: StopFlags,
+        slots: int,
+        quantum: float | None = None,
+        give_way: float | None = None,
+    ) -> None:
         if slots < 1:
             raise ValueError(f"interpreter_slots must be at least 1, not {slots!r}")
         self.slots = slots
-        self.quantum = quantum_for(sys.getswitchinterval()) if quantum is None else quantum
+        interval = sys.getswitchinterval()
+        self.quantum = quantum_for(interval) if quantum is None else quantum
+        self.give_way = give_way_for(interval) if give_way is None else give_way
+        #: The trio instrument that tells the share when the host's loop is busy.
+        self.instrument = LoopFirst(self)
+        #: Times a run gave way to the loop (for tests and diagnostics).
+        self.give_ways = 0
         #: Rotations so far, and runs parked so far (for tests and diagnostics).
         self.rotations = 0
         self.parks = 0
@@ -133,6 +130,9 @@ class InterpreterShare:
         self._fresh = 0  # how many seats are fresh
         self._ticker: threading.Thread | None = None
         self._closed = False
+        # The earliest a run may be asked to give way: loop_woke looks only then.
+        self._next_look = float("inf")
+        self._giving: set[Seat] = set()  # giving way to the loop
 
     # -- the run's side (its session thread) ----------------------------------------
 
@@ -141,6 +141,7 @@ class InterpreterShare:
         seat = Seat(self, execution, thread)
         with self._lock:
             self._seats[id(execution)] = seat
+            self._may_ask(seat)
             if len(self._seats) > self.slots and self._fresh >= self.slots:
                 self._summon(seat)
             else:
@@ -162,16 +163,19 @@ class InterpreterShare:
             self._admitted.discard(seat)
             if seat.fresh:
                 self._fresh -= 1
-            if seat.parked:  # only if an exception cut its check-in short
+            # Parked or giving way only if an exception cut its check-in short.
+            if seat.parked:
                 self._queue.remove(seat)
                 seat.parked = False
+            seat.giving_way = False
+            self._giving.discard(seat)
             if seat.summoned:
                 seat.summoned = False
                 self._flags.settle(seat.namespace)
             self._admit_waiting()
 
     def check_in(self, seat: Seat) -> None:
-        """A summoned run at a check: take a permit, or park until one comes."""
+        """A summoned run at a check: give way to the loop, take a permit, or park."""
         if seat.thread != threading.get_ident():
             return  # the trio thread (an await of this run), or a thread it started
         execution = seat.execution
@@ -180,32 +184,95 @@ class InterpreterShare:
                 return
             seat.summoned = False
             self._flags.settle(seat.namespace)
+            self._may_ask(seat)
+            asked = seat.asked and monotonic() - seat.asked < self.give_way
+            seat.asked = 0.0
             if execution.stop.zones or execution.stop_requested or self._closed:
-                return  # never parked; a zone is summoned again at the next tick
-            if len(self._admitted) < self.slots or len(self._seats) <= self.slots:
-                self._admitted.add(seat)
-                return
-            wakeup = seat._wakeup
-            if wakeup is None:
-                wakeup = seat._wakeup = threading.Lock()
-                wakeup.acquire()
-            seat.parked = True
-            self._queue.append(seat)
-            self.parks += 1
+                return  # never held back; a zone is summoned again at the next tick
+            if asked:
+                wakeup = self._wakeup_of(seat)
+                seat.giving_way = True
+                self._giving.add(seat)
+                self.give_ways += 1
+            else:
+                parked = self._permit_or_queue(seat)
+                if parked is None:
+                    return
+                wakeup, asked = parked, False
+        if asked:
+            self._give_way(seat, wakeup)
+            with self._lock:
+                if execution.stop_requested or self._closed:
+                    return
+                parked = self._permit_or_queue(seat)
+                if parked is None:
+                    return
         while not wakeup.acquire(timeout=_PARK_LOOK):
             with self._lock:
                 ticker = self._ticker
                 if seat.parked and (ticker is None or not ticker.is_alive()):
                     self._wake(seat)
 
+    def _permit_or_queue(self, seat: Seat) -> threading.Lock | None:
+        # Under the lock: None if the run may run on, else the lock it parks on.
+        if seat in self._admitted or seat.fresh:
+            return None
+        if len(self._admitted) < self.slots or len(self._seats) <= self.slots:
+            self._admitted.add(seat)
+            return None
+        wakeup = self._wakeup_of(seat)
+        seat.parked = True
+        self._queue.append(seat)
+        self.parks += 1
+        return wakeup
+
+    def _give_way(self, seat: Seat, wakeup: threading.Lock) -> None:
+        # Wait give_way, or until a stop comes; then run as long again before the
+        # loop may ask again.
+        woken = wakeup.acquire(timeout=self.give_way)
+        with self._lock:
+            late = not woken and not seat.giving_way  # ended as the wait ran out
+            seat.giving_way = False
+            self._giving.discard(seat)
+            seat.ask_after = monotonic() + self.give_way
+            self._may_ask(seat)
+        if late:
+            wakeup.acquire()  # the release that ended it is due: take it, held again
+
     # -- the host's side --------------------------------------------------------
 
+    def loop_woke(self) -> None:
+        """The host's loop has work (its trio thread, after each wait for I/O).
+
+        Every run that has been let run long enough is summoned: at its next check
+        it gives way. The seats are looked at only when one may be due, so a
+        pass of the loop costs a clock read while none is.
+        """
+        if not self._seats:
+            return
+        now = monotonic()
+        if now < self._next_look:
+            return
+        with self._lock:
+            later = float("inf")
+            for seat in self._seats.values():
+                if seat.summoned or seat.parked or seat.giving_way:
+                    continue  # _may_ask again once it is back
+                if now >= seat.ask_after:
+                    seat.asked = now
+                    self._summon(seat)
+                else:
+                    later = min(later, seat.ask_after)
+            self._next_look = later
+
     def release(self, execution: Execution) -> None:
-        """Wake the run if it is parked: it is being stopped (any thread)."""
+        """Wake the run if it is parked or giving way: it is being stopped (any thread)."""
         with self._lock:
             seat = self._seats.get(id(execution))
             if seat is not None and seat.parked:
                 self._wake(seat)
+            elif seat is not None and seat.giving_way:
+                self._end_giving_way(seat)
 
     def rotate(self) -> None:
         """Rotate the permits now (the ticker does it every quantum)."""
@@ -223,6 +290,8 @@ class InterpreterShare:
             self._closed = True
             while self._queue:
                 self._wake(self._queue[0])
+            for seat in list(self._giving):
+                self._end_giving_way(seat)
             self._tick.notify()
 
     # -- the ticker -------------------------------------------------------------
@@ -257,9 +326,39 @@ class InterpreterShare:
             self._wake(seat)
             self._admitted.add(seat)
 
+    def _wakeup_of(self, seat: Seat) -> threading.Lock:
+        # Under the lock: the run's private lock, held, for it to wait on.
+        wakeup = seat._wakeup
+        if wakeup is None:
+            wakeup = seat._wakeup = threading.Lock()
+            wakeup.acquire()
+        return wakeup
+
+    def _end_giving_way(self, seat: Seat) -> None:
+        # Under the lock: a run that gives way to the loop goes on.
+        seat.giving_way = False
+        self._giving.discard(seat)
+        assert seat._wakeup is not None  # made before it gave way
+        seat._wakeup.release()
+
+    def _may_ask(self, seat: Seat) -> None:
+        # Under the lock: the run runs on; the loop may ask it from ask_after on.
+        self._next_look = min(self._next_look, seat.ask_after)
+
     def _wake(self, seat: Seat) -> None:
         # Under the lock: a parked seat leaves the queue and its run wakes.
         self._queue.remove(seat)
         seat.parked = False
+        self._may_ask(seat)
         assert seat._wakeup is not None  # made before it parked
         seat._wakeup.release()
+
+
+class LoopFirst(trio.abc.Instrument):
+    """Tells a share when the host's loop has work; install it on the host's trio run."""
+
+    def __init__(self, share: InterpreterShare) -> None:
+        self._share = share
+
+    def after_io_wait(self, timeout: float) -> None:
+        self._share.loop_woke()

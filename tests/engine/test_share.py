@@ -13,15 +13,13 @@ from typing import Any
 
 import pytest
 import trio
-from support.engine import wait_until
+from support.engine import SPIN, SPIN_IN_ZONE, spin_count, wait_until
 
 import spe_host
 from spe_host import ExecutionStatus
 from spe_host.engine._checkpoint import StopFlags
 from spe_host.engine._instrument import FLAG_NAME
 from spe_host.engine._share import DEFAULT_INTERPRETER_SLOTS, InterpreterShare
-
-SPIN = "n = 0\nwhile True:\n    n += 1\n"
 
 Shared = tuple[spe_host.Host, InterpreterShare]
 
@@ -35,12 +33,6 @@ async def shared() -> AsyncIterator[Shared]:
         flags = host._flags
         share = flags.share = InterpreterShare(flags, 1, quantum=3600.0)
         yield host, share
-
-
-def _count(host: spe_host.Host, name: str) -> int:
-    value = host.session(name).namespace.get("n", 0)
-    assert isinstance(value, int)
-    return value
 
 
 def _checked_in(host: spe_host.Host, name: str) -> bool:
@@ -62,21 +54,21 @@ async def test_parked_runs_execute_nothing_and_take_their_turns_in_order(shared:
         # permit; the third waits at its first check.
         await wait_until(lambda: len(share.parked()) == 1)
         (first,) = share.parked()
-        assert _count(host, first) == 0
+        assert spin_count(host, first) == 0
         # A rotation gives the permit to the first in line; the two that ran wait.
         share.rotate()
         await wait_until(lambda: len(share.parked()) == 2 and first not in share.parked())
         parked = share.parked()
-        before = {name: _count(host, name) for name in parked}
-        mark = _count(host, first)
-        await wait_until(lambda: _count(host, first) > mark + 10_000)
-        assert {name: _count(host, name) for name in parked} == before
+        before = {name: spin_count(host, name) for name in parked}
+        mark = spin_count(host, first)
+        await wait_until(lambda: spin_count(host, first) > mark + 10_000)
+        assert {name: spin_count(host, name) for name in parked} == before
         assert _checked_in(host, first)  # the admitted run is back on the fast path
         # The next rotation admits the next in line; the runner goes to the back.
         share.rotate()
         await wait_until(lambda: share.parked() == [parked[1], first])
-        mark = _count(host, parked[0])
-        await wait_until(lambda: _count(host, parked[0]) > mark)
+        mark = spin_count(host, parked[0])
+        await wait_until(lambda: spin_count(host, parked[0]) > mark)
 
 
 async def test_a_burst_of_new_runs_waits_at_once(shared: Shared) -> None:
@@ -87,7 +79,7 @@ async def test_a_burst_of_new_runs_waits_at_once(shared: Shared) -> None:
             host.start(name, SPIN)
         # No rotation yet: one fresh run and one with the permit; the others wait.
         await wait_until(lambda: len(share.parked()) == 4)
-        assert sum(_count(host, name) > 0 for name in names) <= 2
+        assert sum(spin_count(host, name) > 0 for name in names) <= 2
         assert share.rotations == 0
 
 
@@ -96,7 +88,7 @@ async def test_a_stop_wakes_a_parked_run_at_once(shared: Shared) -> None:
     with trio.fail_after(10):
         for name in "ab":
             host.start(name, SPIN, filename="spin.py")
-        await wait_until(lambda: all(_count(host, name) > 0 for name in "ab"))
+        await wait_until(lambda: all(spin_count(host, name) > 0 for name in "ab"))
         share.rotate()
         await wait_until(lambda: len(share.parked()) == 1)
         (waiting,) = share.parked()
@@ -122,13 +114,13 @@ async def test_a_run_blocked_in_a_c_call_does_not_count(
     with trio.fail_after(10):
         host.start("s", "gate.wait()\n" + SPIN, args={"gate": gate})
         host.start("a", SPIN)
-        await wait_until(lambda: _count(host, "a") > 0 and host.session("s").location)
+        await wait_until(lambda: spin_count(host, "a") > 0 and host.session("s").location)
         for _ in range(3):
             await _rotate_and_settle(host, share, "a")
         # "s" sits in gate.wait(): it took no permit, so "a" never waited.
         assert share.parks == 0
-        mark = _count(host, "a")
-        await wait_until(lambda: _count(host, "a") > mark)
+        mark = spin_count(host, "a")
+        await wait_until(lambda: spin_count(host, "a") > mark)
         gate.set()
         # Back in script code it meets its summons; "a" holds this quantum's permit.
         await wait_until(lambda: share.parked() == ["s"])
@@ -140,7 +132,7 @@ async def test_loop_mode_and_awaiting_statements_are_never_held_back(shared: Sha
         # A worker-mode run whose loop awaits: its checks run in the trio thread.
         host.start("w", "x = 1\nn = 0\nwhile True:\n    n += 1\n    await trio.sleep(0)\n")
         host.session("w").namespace["trio"] = trio
-        await wait_until(lambda: _count(host, "w") > 0)
+        await wait_until(lambda: spin_count(host, "w") > 0)
         for name in "ab":
             host.start(name, SPIN)
         await wait_until(lambda: len(share.parked()) == 1)
@@ -152,8 +144,8 @@ async def test_loop_mode_and_awaiting_statements_are_never_held_back(shared: Sha
         )
         assert result.value == "499500"
         # "w" is summoned, but its checks are in the trio thread: it runs on.
-        mark = _count(host, "w")
-        await wait_until(lambda: _count(host, "w") > mark + 10)
+        mark = spin_count(host, "w")
+        await wait_until(lambda: spin_count(host, "w") > mark + 10)
         assert "w" not in share.parked()
         assert "loop" not in share.parked()
         assert share.parks == parks
@@ -163,18 +155,14 @@ async def test_a_run_in_a_deferral_zone_is_never_parked(
     shared: Shared, gate: threading.Event
 ) -> None:
     host, share = shared
-    zone = (
-        'n = 0\nwith spe.critical("holds the app lock"):\n'
-        "    while not gate.is_set():\n        n += 1\n"
-    )
     with trio.fail_after(10):
-        host.start("z", zone, args={"gate": gate})
+        host.start("z", SPIN_IN_ZONE, args={"gate": gate})
         host.start("a", SPIN)
-        await wait_until(lambda: _count(host, "z") > 0 and _count(host, "a") > 0)
+        await wait_until(lambda: spin_count(host, "z") > 0 and spin_count(host, "a") > 0)
         for _ in range(3):
             await _rotate_and_settle(host, share, "z", "a")
-            mark = _count(host, "z")
-            await wait_until(lambda: _count(host, "z") > mark)
+            mark = spin_count(host, "z")
+            await wait_until(lambda: spin_count(host, "z") > mark)
         assert share.parks == 0
         gate.set()  # the zone ends (a stop would wait for it)
 

@@ -20,6 +20,21 @@ from spe_host import ExecutionStatus
 # How often the polling helpers look again; short, so tests stay fast.
 POLL = 0.002
 
+#: A CPU-bound script whose progress ``spin_count`` reads.
+SPIN = "n = 0\nwhile True:\n    n += 1\n"
+#: SPIN inside a stop-deferral zone, until the ``gate`` argument (an Event) is set.
+SPIN_IN_ZONE = (
+    'n = 0\nwith spe.critical("holds the app lock"):\n'
+    "    while not gate.is_set():\n        n += 1\n"
+)
+
+
+def spin_count(host: spe_host.Host, name: str) -> int:
+    """How far session ``name``'s ``SPIN`` (or any loop counting in ``n``) has gone."""
+    value = host.session(name).namespace.get("n", 0)
+    assert isinstance(value, int)
+    return value
+
 
 class NativeCall:
     """A blocking library call for scripts: ``native_call()`` returns once ``release`` is set.
