@@ -169,8 +169,20 @@ class OutputStream:
         """The first chunks of ``count`` handed over, as one ``bytes`` of about
         :data:`DRAIN_BYTES` at most, and how many it took (with the buffer's lock held)."""
         chunks = self._chunks
+        try:
+            return self._take(chunks, count)
+        except TypeError:
+            # Something else than bytes among them: make it bytes where it lies (one C
+            # slice assignment; appends meanwhile go past this prefix) and take again.
+            chunks[:count] = [_as_bytes(chunk) for chunk in chunks[:count]]
+            return self._take(chunks, count)
+
+    @staticmethod
+    def _take(chunks: list[bytes], count: int) -> tuple[bytes, int]:
         if count == 1:
             raw = chunks[0]
+            if type(raw) is not bytes:
+                raise TypeError("not bytes")
         else:
             size = taken = 0
             while taken < count and size < DRAIN_BYTES:
@@ -180,3 +192,17 @@ class OutputStream:
             count = taken
         del chunks[:count]  # appends that came meanwhile are past this prefix
         return raw, count
+
+
+def _as_bytes(chunk: object) -> bytes:
+    # What a script wrote straight to the stream's binary side
+    # (``sys.stdout.write.__self__.buffer.write``), whose write is a list's append
+    # and so checks nothing: keep it as text rather than let it break the reads.
+    if isinstance(chunk, bytes):
+        return chunk
+    if isinstance(chunk, str):
+        return chunk.encode("utf-8", ERRORS)
+    try:
+        return bytes(memoryview(chunk))  # type: ignore[arg-type]
+    except TypeError:
+        return repr(chunk).encode("utf-8", ERRORS)

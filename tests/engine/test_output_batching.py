@@ -224,6 +224,23 @@ async def test_text_of_any_kind_comes_through_the_stream_exactly() -> None:
         assert buffer.end_offset == len(raw)
 
 
+async def test_what_a_script_writes_to_the_binary_side_is_kept_and_the_host_lives() -> None:
+    # The binary side's write is a list's append and checks nothing: a str, an int,
+    # a bytearray written there used to fail the drain and take the host down.
+    raw = "import sys\nraw = sys.stdout.write.__self__.buffer\n"
+    with trio.fail_after(10):
+        async with spe_host.open_host(idle_timeout=None) as host:
+            result = await host.execute(
+                "s",
+                raw + 'raw.write("a str\\n")\nraw.write(5)\n'
+                'raw.write(bytearray(b"ba\\n"))\nprint("after")',
+            )
+            assert result.status is ExecutionStatus.COMPLETED
+            assert result.output == "a str\n5ba\nafter\n"
+            again = await host.execute("s", 'raw.write("alone")\nprint()')
+            assert again.output == "alone\n"
+
+
 def test_held_bytes_read_back_exactly_and_stay_near_the_bound() -> None:
     # Random pieces, from single bytes to several chunks, against a plain reference.
     rng = random.Random(15)
