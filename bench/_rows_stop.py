@@ -2,9 +2,12 @@
 
 spe_host: ``client.start`` runs the code in a session of a ``spe-host serve`` (with
 serve's defaults, so its switch interval is whatever serve chooses); after the loop has
-run ``settle`` seconds the clock starts, ``client.stop`` asks, and the clock stops when
-``client.wait`` answers that the session no longer runs - the client has seen the abort
-(the result is then checked to be ``aborted``, off the clock).
+run ``settle`` seconds the clock starts, and ``client.stop_and_wait`` asks: it sends the
+stop and the wait together, as a client that wants to see the abort does, and the clock
+stops when the wait answers that the session no longer runs - the client has seen the
+abort. Off the clock, the result is received and checked to be ``aborted`` (unread, the
+session's kept results would fill and every later run's end would drop one, with a
+warning in the host's log).
 
 Anchors, interleaved: a Jupyter kernel interrupted (SIGINT) in the same code, timed to
 its ``execute_reply``; for the CPU loop, an echo to the trio floor while one thread of
@@ -33,14 +36,17 @@ def _spe_stop(client: spe_host.Client, code: str, settle: float) -> Side:
         await client.start("spin", code)
         await trio.sleep(settle)
         elapsed = timer()
-        outcome = await client.stop("spin")
-        finished = await client.wait("spin", timeout=30)
+        outcome, finished = await client.stop_and_wait("spin", timeout=30)
         took = elapsed()
         if outcome != {"spin": spe_host.StopOutcome.REQUESTED}:
             raise RuntimeError(f"stop answered {outcome!r}")
-        status = finished[0].last_status if finished else "still running"
-        if status is not spe_host.ExecutionStatus.ABORTED:
-            raise RuntimeError(f"the stopped run of {code!r} ended {status}")
+        if not finished:
+            raise RuntimeError(f"the stopped run of {code!r} is still running")
+        # Off the clock, as a user would: read the result, so the session does not
+        # fill its kept results and drop (and warn of) one at every later run's end.
+        result = await client.receive("spin")
+        if result.status is not spe_host.ExecutionStatus.ABORTED:
+            raise RuntimeError(f"the stopped run of {code!r} ended {result.status}")
         return took
 
     return Side("spe_host", trial)

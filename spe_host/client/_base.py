@@ -24,7 +24,7 @@ from ._versions import Feature, require
 if TYPE_CHECKING:
     from ._mux import Multiplexer
 
-__all__ = ["Channel", "ClientBase", "Events", "array_of", "next_event"]
+__all__ = ["Channel", "ClientBase", "Events", "array_of", "next_event", "result_of"]
 
 
 class Events(Protocol):
@@ -43,6 +43,8 @@ class Channel(Protocol):
     """A greeted connection that carries requests (a :class:`~._mux.Multiplexer`)."""
 
     address: str
+    #: Whether a request may be sent before the answer to the one before it.
+    concurrent: bool
 
     @property
     def closed(self) -> bool:
@@ -98,10 +100,20 @@ class ClientBase:
 
     async def _request(self, make: Callable[[int], Request]) -> JSON:
         async with self._channel.request(make) as events:
-            while True:
-                event = await next_event(events)
-                if isinstance(event, Result):
-                    return event.value
+            return await result_of(events)
+
+
+async def result_of(events: Events) -> JSON:
+    """The value of a request's final ``result`` (events before it are skipped).
+
+    Raises:
+        SpeError: The host answered with an error, as the class it raised.
+        ConnectionLost: The connection ended first.
+    """
+    while True:
+        event = await next_event(events)
+        if isinstance(event, Result):
+            return event.value
 
 
 async def next_event(events: Events) -> Message:

@@ -76,6 +76,9 @@ class BlockingChannel:
         address: The host's address.
     """
 
+    #: One request at a time: a second one waits for the first one's answer.
+    concurrent = False
+
     def __init__(self, framed: BlockingFramed, *, address: str, request_timeout: float) -> None:
         self.address = address
         self._framed = framed

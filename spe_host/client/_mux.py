@@ -11,7 +11,8 @@ batching writer. What is left here is routing:
 
 * :meth:`Multiplexer.request` picks a fresh id, opens an :class:`~._inbox.Inbox` for
   it and sends the request; the caller reads its events from the inbox, so any number
-  of tasks may share one connection.
+  of tasks may share one connection; :meth:`Multiplexer.requests` sends several in
+  one write, for a caller that pipelines them.
 * :meth:`Multiplexer.run` is the reader task: it hands every event to the inbox of
   the request whose ``id`` it carries, and drops what answers a request nobody waits
   for any more (its caller was cancelled). An inbox never blocks the reader (see
@@ -27,7 +28,7 @@ Cancelling a request only stops waiting for it: the host still runs it to its en
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import trio
@@ -59,6 +60,9 @@ class Multiplexer:
         address: The host's address.
         framed: The framed connection.
     """
+
+    #: Any number of requests in flight at once.
+    concurrent = True
 
     def __init__(self, stream: trio.abc.Stream, connection: Connection, *, address: str) -> None:
         self.address = address
@@ -101,16 +105,46 @@ class Multiplexer:
         finally:
             del self._inboxes[request_id]
 
+    @asynccontextmanager
+    async def requests(self, *makes: Callable[[int], Request]) -> AsyncIterator[list[Inbox]]:
+        """Send the requests ``make(id)`` builds in one write; yield their inboxes.
+
+        The host reads them together, in this order, and none waits for an answer to
+        another before it goes out (a ``stop`` and the ``wait`` for its end).
+
+        Raises:
+            ConnectionLost: The connection has ended.
+        """
+        inboxes = [Inbox(self.next_id()) for _ in makes]
+        for inbox in inboxes:
+            self._inboxes[inbox.request_id] = inbox
+        try:
+            await self._send(
+                lambda: self.framed.send_frame(
+                    b"".join(
+                        self.framed.connection.send(make(inbox.request_id))
+                        for make, inbox in zip(makes, inboxes, strict=True)
+                    )
+                )
+            )
+            yield inboxes
+        finally:
+            for inbox in inboxes:
+                del self._inboxes[inbox.request_id]
+
     async def send(self, message: Request) -> None:
         """Send a message without waiting for an answer (``cancel``, ``input_reply``).
 
         Raises:
             ConnectionLost: The connection has ended.
         """
-        if self._ended is not None:
-            raise ConnectionLost(self._ended)
+        await self._send(lambda: self.framed.send(message))
+
+    async def _send(self, sending: Callable[[], Awaitable[None]]) -> None:
+        if self._ended is not None or self.framed.gone:
+            raise ConnectionLost(self._ended or self._unexpected())
         try:
-            await self.framed.send(message)
+            await sending()
         except ConnectionLost:
             # The writer found the stream broken; on_lost has said why by now.
             raise ConnectionLost(self._ended or self._unexpected()) from None
