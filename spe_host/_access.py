@@ -7,11 +7,11 @@ front end builds a :class:`Principal` for each request it admits.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 from typing import Final
 
 from ._errors import SpeError
 from ._model import Role
+from ._records import record
 
 __all__ = [
     "EMBEDDING_PROGRAM",
@@ -58,7 +58,7 @@ class InvalidArgument(SpeError, ValueError):
     http_status = 422
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Principal:
     """Who makes a request, and with which role.
 

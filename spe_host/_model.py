@@ -17,8 +17,8 @@ engine; :class:`SessionInfo` is the snapshot of one that crosses layers.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
+from ._records import record
 from ._rules import (
     DEFAULT_REQUEST_LIMITS,
     MAX_PATTERN_LENGTH,
@@ -122,7 +122,7 @@ class StopPhase(enum.StrEnum):
     FINISHED = "finished"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class StopTicket:
     """One requested stop of one run, from the request to the run's end.
 
@@ -171,7 +171,7 @@ class StopTicket:
     note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Progress:
     """Progress reported by a script with ``spe.progress(percent, message)``."""
 
@@ -181,7 +181,7 @@ class Progress:
 
 # weakref_slot: the wire codec remembers a snapshot's JSON text while the snapshot lives
 # (the engine hands out the same one until the session changes).
-@dataclass(frozen=True, slots=True, kw_only=True, weakref_slot=True)
+@record(kw_only=True, weakref_slot=True)
 class SessionInfo:
     """A snapshot of a session, as ``start``, ``sessions`` and ``wait`` report it.
 
@@ -234,7 +234,7 @@ class SessionInfo:
         return self.state.active
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class ExecutionResult:
     """The outcome of one execution, as ``execute`` and ``receive`` return it.
 
@@ -267,7 +267,7 @@ class ExecutionResult:
         return self.session
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Completion:
     """One completion candidate.
 
@@ -303,7 +303,7 @@ class InputPrompt(str):
         return prompt
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Signature:
     """The signature of the callable whose call the cursor is in.
 
@@ -325,7 +325,7 @@ class Signature:
         return f"{self.name}({', '.join(self.params)})"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class OutputChunk:
     """A piece of a session's output stream.
 
@@ -347,7 +347,7 @@ class OutputChunk:
         return self.offset + byte_length(self.text)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class ProgressReport:
     """A session's progress as a stream of its output carries it to a client.
 
@@ -367,7 +367,7 @@ class ProgressReport:
         return Progress(self.percent, self.message)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class StateChange:
     """A session changed state or progress; what the host pushes to its watchers.
 

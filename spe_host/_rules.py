@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 import reprlib
-from dataclasses import dataclass
 from typing import Final
+
+from ._records import record
 
 __all__ = [
     "DEFAULT_REQUEST_LIMITS",
@@ -82,7 +83,7 @@ def check_patterns(
     return patterns
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RequestLimits:
     """The bounds a host puts on what one request may ask of it (docs/security.md).
 

@@ -57,7 +57,7 @@ from ._model import (
 # Host is re-exported for the signatures of the layers above (`serve(host)`), which
 # hand it to a Service and never use it themselves; InputHandler is what `execute`
 # takes to answer a script's input().
-from .engine import Host, InputHandler, read_script
+from .engine import Host, InputHandler, read_script, snapshots
 
 __all__ = [
     "EMBEDDING_PROGRAM",
@@ -249,7 +249,7 @@ class Service:
         """Snapshots of the sessions matching ``patterns`` (all when none is given)."""
         self.authorize(principal, Operation.LIST)
         with _arguments():
-            return [s.info() for s in self._host.sessions(*patterns, state=state)]
+            return snapshots(self._host.sessions(*patterns, state=state))
 
     def session(self, principal: Principal, session: str) -> SessionInfo:
         """The snapshot of one session.

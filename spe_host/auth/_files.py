@@ -31,12 +31,13 @@ import re
 import secrets
 import stat
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
 from spe_host._errors import SpeError
 from spe_host._model import Role
+from spe_host._records import record
 
 from ._tokens import parse_role
 
@@ -171,7 +172,7 @@ def connection_file_path(name: str, role: Role | str = "admin") -> Path:
 # --- connection files ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class ConnectionInfo:
     """What a client needs to reach a host; the content of a connection file.
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import socket
 import struct
-from dataclasses import dataclass
 from typing import Protocol
 
 from spe_host._errors import AuthenticationError
+from spe_host._records import record
 
 __all__ = ["Credentials", "PeerSocket", "check_peer_uid", "peer_credentials", "peer_uid"]
 
@@ -35,7 +35,7 @@ class PeerSocket(Protocol):
     def getsockopt(self, level: int, optname: int, buflen: int, /) -> bytes: ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Credentials:
     """The process at the other end of a unix socket, when it connected.
 

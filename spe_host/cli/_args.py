@@ -9,10 +9,10 @@ import argparse
 import importlib
 import json
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from .._model import check_session_id, parse_run_id
+from .._records import record
 from .._rules import MAX_STOP_REASON
 
 __all__ = [
@@ -43,7 +43,7 @@ Handler: TypeAlias = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 Verbs: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
-@dataclass(frozen=True)
+@record
 class Verb:
     """A verb's handler, named by its module and imported only when the verb runs.
 
@@ -174,7 +174,7 @@ def key_value(text: str) -> tuple[str, Any]:
     return key, value
 
 
-@dataclass(frozen=True)
+@record
 class Shared:
     """The option groups several verbs share, as argparse parent parsers."""
 

@@ -32,7 +32,6 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +39,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from .._model import RequestLimits
+from .._records import record
 from ._exits import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ def _drain_share(timeout: float) -> float:
     return min(1.0, timeout / 4)
 
 
-@dataclass(frozen=True)
+@record
 class HttpServed:
     """Where ``serve --http`` serves the HTTP API, and the 0600 files with its tokens."""
 

@@ -42,6 +42,7 @@ from ..wire import (
     Start,
     Wait,
     from_json,
+    from_json_list,
 )
 from ._base import array_of
 from ._stops import StopRequests
@@ -193,7 +194,7 @@ class Client(StopRequests):
         value = await self._request(
             lambda request_id: ListSessions(id=request_id, patterns=list(patterns), state=state)
         )
-        return [from_json(SessionInfo, item) for item in array_of(value, "list")]
+        return from_json_list(SessionInfo, array_of(value, "list"))
 
     async def wait(
         self, *sessions: str, timeout: float | None = None, any: bool = False

@@ -43,6 +43,7 @@ from ._host import DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_RESULTS, Host
 from ._open import open_host
 from ._script import MAX_SCRIPT_SIZE, read_script
 from ._session import ScriptSession, SpeHandle
+from ._snapshot import snapshots
 from ._watchdog import DEFAULT_LOOP_TIMEOUT
 
 __all__ = [
@@ -58,4 +59,5 @@ __all__ = [
     "complete",
     "open_host",
     "read_script",
+    "snapshots",
 ]

@@ -26,15 +26,15 @@ the way :mod:`re` reads the result). The tests check it against ``fnmatchcase``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Final
 
 from .._model import DEFAULT_REQUEST_LIMITS, RequestLimits
+from .._records import record
 
 __all__ = ["Pattern", "Patterns"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Class:
     """A ``[...]`` class: the characters and ranges it holds, or all but them."""
 

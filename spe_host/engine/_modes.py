@@ -88,6 +88,8 @@ async def run_statements(ex: Execution) -> Outcome:
         return _syntax_error(exc)
     if ex.loop or all(statement.is_async for statement in statements):
         return await _run_here(ex, statements)
+    if ex.flags.share is not None:
+        ex.flags.share.expect()  # the loop waits for this run: spinning ones give way
     return await ex.thread.run_sync(functools.partial(_run_in_thread, ex, statements))
 
 

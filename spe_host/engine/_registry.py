@@ -118,13 +118,13 @@ class Registry:
         """
         wanted = None if state is None else SessionState(state)
         matching = Patterns(patterns, self.limits)
-        if not patterns and wanted is None:
+        if len(patterns) == 1 and not is_pattern(patterns[0]):  # a look-up, not a walk
+            found = self._match(patterns[0])
+        elif not patterns and wanted is None:
             return list(self._sessions.values())
-        return [
-            session
-            for session in self._sessions.values()
-            if matching.matches(session.id) and (wanted is None or session.state is wanted)
-        ]
+        else:
+            found = [s for s in self._sessions.values() if matching.matches(s.id)]
+        return found if wanted is None else [s for s in found if s.state is wanted]
 
     def session(self, id: str) -> ScriptSession:
         """The session with this exact id.

@@ -42,18 +42,8 @@ abort at the check it parked in. With K or fewer seats the ticker sleeps and not
 is summoned. Library code is not instrumented: a run inside a long library call runs
 on until it is back in script code, as it does for a stop.
 
-The host's loop goes first (:class:`LoopFirst`, a trio instrument on the host's
-run): when the trio thread wakes from its wait for I/O, every run that has been let
-run ``give_way`` seconds (1 ms under serve) is summoned, and at its next check it
-*gives way*: it waits on its lock for ``give_way``, or until a stop or the host's
-exit wakes it. The trio thread still waits for the interpreter once, when it
-wakes; without this, each later step of the same request (reading it, handing a
-statement to a session thread, that thread's turn, sending the answer) waited
-again for a spinning run to be forced off, up to a switch interval each. A run
-that gave way is let run ``give_way`` again before it can be asked, so scripts keep
-at least half of the interpreter however busy the loop is, and a young run (a
-``1+1`` the loop is waiting for) is never asked. The seats are looked at only when
-one may be due (``_next_look``): a pass of the loop costs a clock read otherwise.
+The host's loop goes first: a run that has spun a while gives way to the trio
+thread when it wakes with work (``_loopfirst`` says how and why).
 
 Lock order: the share's lock, then the flags' (``StopFlags``); never the reverse.
 """
@@ -66,8 +56,7 @@ from collections import deque
 from time import monotonic
 from typing import TYPE_CHECKING
 
-import trio
-
+from ._loopfirst import LoopFirst
 from ._seat import Seat, give_way_for, quantum_for
 
 if TYPE_CHECKING:
@@ -132,6 +121,10 @@ class InterpreterShare:
         self._closed = False
         # The earliest a run may be asked to give way: loop_woke looks only then.
         self._next_look = float("inf")
+        self._loop_busy = False  # the trio thread is between two waits for I/O
+        self._expected = 0  # runs handed to their session threads, not seated yet
+        self._expected_at = 0.0  # when the last of them was handed over
+        self._handed_back = False  # a run ended since the loop last woke for it
         self._giving: set[Seat] = set()  # giving way to the loop
 
     # -- the run's side (its session thread) ----------------------------------------
@@ -142,6 +135,8 @@ class InterpreterShare:
         with self._lock:
             self._seats[id(execution)] = seat
             self._may_ask(seat)
+            if self._expected:
+                self._expected -= 1
             if len(self._seats) > self.slots and self._fresh >= self.slots:
                 self._summon(seat)
             else:
@@ -172,6 +167,7 @@ class InterpreterShare:
             if seat.summoned:
                 seat.summoned = False
                 self._flags.settle(seat.namespace)
+            self._handed_back = True
             self._admit_waiting()
 
     def check_in(self, seat: Seat) -> None:
@@ -185,7 +181,8 @@ class InterpreterShare:
             seat.summoned = False
             self._flags.settle(seat.namespace)
             self._may_ask(seat)
-            asked = seat.asked and monotonic() - seat.asked < self.give_way
+            now = monotonic()
+            asked = seat.asked and now - seat.asked < self.give_way and self._wanted(now)
             seat.asked = 0.0
             if execution.stop.zones or execution.stop_requested or self._closed:
                 return  # never held back; a zone is summoned again at the next tick
@@ -227,19 +224,50 @@ class InterpreterShare:
         return wakeup
 
     def _give_way(self, seat: Seat, wakeup: threading.Lock) -> None:
-        # Wait give_way, or until a stop comes; then run as long again before the
-        # loop may ask again.
+        # Wait until the loop no longer wants the interpreter, a stop, or give_way;
+        # then run as long again before the loop may ask again.
+        began = monotonic()
         woken = wakeup.acquire(timeout=self.give_way)
         with self._lock:
             late = not woken and not seat.giving_way  # ended as the wait ran out
             seat.giving_way = False
             self._giving.discard(seat)
-            seat.ask_after = monotonic() + self.give_way
+            now = monotonic()
+            seat.ask_after = now + (now - began)
             self._may_ask(seat)
         if late:
             wakeup.acquire()  # the release that ended it is due: take it, held again
 
     # -- the host's side --------------------------------------------------------
+
+    def expect(self) -> None:
+        """The loop hands a worker-mode run to its session thread (the trio thread)."""
+        with self._lock:
+            self._expected += 1
+            self._expected_at = monotonic()
+
+    def loop_idle(self) -> None:
+        """The loop is about to wait for I/O: runs that gave way go on, unless the
+        loop waits for a run that has just been handed over or has just begun."""
+        with self._lock:
+            self._loop_busy = False
+            if self._giving and not self._wanted(monotonic()):
+                for seat in list(self._giving):
+                    self._end_giving_way(seat)
+
+    def _wanted(self, now: float) -> bool:
+        # Under the lock: the loop is at work, has a run's end to take (it wants the
+        # interpreter to wake for it), or waits for a run that is young (handed over
+        # and not seated yet, or seated within give_way).
+        if self._loop_busy or self._handed_back:
+            return True
+        young = now - self.give_way
+        if self._expected and self._expected_at > young:
+            return True
+        return any(
+            seat.since > young and not (seat.parked or seat.giving_way)
+            for seat in self._seats.values()
+        )
 
     def loop_woke(self) -> None:
         """The host's loop has work (its trio thread, after each wait for I/O).
@@ -248,6 +276,8 @@ class InterpreterShare:
         it gives way. The seats are looked at only when one may be due, so a
         pass of the loop costs a clock read while none is.
         """
+        self._loop_busy = True
+        self._handed_back = False
         if not self._seats:
             return
         now = monotonic()
@@ -352,13 +382,3 @@ class InterpreterShare:
         self._may_ask(seat)
         assert seat._wakeup is not None  # made before it parked
         seat._wakeup.release()
-
-
-class LoopFirst(trio.abc.Instrument):
-    """Tells a share when the host's loop has work; install it on the host's trio run."""
-
-    def __init__(self, share: InterpreterShare) -> None:
-        self._share = share
-
-    def after_io_wait(self, timeout: float) -> None:
-        self._share.loop_woke()

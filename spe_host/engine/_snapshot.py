@@ -10,7 +10,8 @@ is fixed while no run goes (the id, the creation time, the current or last run a
 its stop ticket change only as a run begins or ends, and that changes the state).
 So :class:`Snapshot` keeps the last snapshot with those values as its key, and builds
 a new one only when the key differs: reading the key is a few attribute loads, where
-building is fifteen fields and two clock conversions.
+building is fifteen fields and two clock conversions. :func:`snapshots` does that for
+a listing in one loop (no call per session but the output's ``end_offset``).
 
 The same object is handed out until something changes, which lets the wire codec
 keep its JSON text too (``spe_host.wire.encode_records``). A running session is
@@ -20,6 +21,7 @@ move without any event. Trio thread only, like every change of a session's state
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .._model import SessionInfo, SessionState
@@ -27,7 +29,7 @@ from .._model import SessionInfo, SessionState
 if TYPE_CHECKING:
     from ._session import ScriptSession
 
-__all__ = ["Snapshot", "build"]
+__all__ = ["Snapshot", "build", "snapshots"]
 
 
 def build(session: ScriptSession) -> SessionInfo:
@@ -63,12 +65,25 @@ class Snapshot:
         self._info: SessionInfo | None = None
 
     def of(self, session: ScriptSession) -> SessionInfo:
-        """The session's snapshot: the last one if nothing it shows has changed."""
+        """The session's snapshot: the last one if nothing it shows has changed.
+
+        ``self`` is ``session``'s own (``session._snapshot``), which :func:`snapshots`
+        keeps up to date.
+        """
+        return snapshots((session,))[0]
+
+
+def snapshots(sessions: Iterable[ScriptSession]) -> list[SessionInfo]:
+    """Each session's snapshot (:meth:`Snapshot.of`), in one pass for a listing."""
+    running = (SessionState.RUNNING, SessionState.STOPPING)
+    found: list[SessionInfo] = []
+    for session in sessions:
         # The session's own fields, not its properties: this runs for every session
         # of every listing.
         state = session._state
-        if state is SessionState.RUNNING or state is SessionState.STOPPING:
-            return build(session)
+        if state in running:
+            found.append(build(session))
+            continue
         key = (
             state,
             # Not left to the last-use time: on a clock that does not move (trio's
@@ -81,8 +96,10 @@ class Snapshot:
             session.progress,
             session._last_status,
         )
-        info = self._info
-        if info is None or key != self._key:
-            self._info = info = build(session)
-            self._key = key
-        return info
+        kept = session._snapshot
+        info = kept._info
+        if info is None or key != kept._key:
+            kept._info = info = build(session)
+            kept._key = key
+        found.append(info)
+    return found

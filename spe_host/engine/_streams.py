@@ -29,11 +29,11 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import trio
 
 from .._model import decode_output, dropped_marker
+from .._records import record
 from ._batch import OutputStream
 from ._events import Broadcast
 from ._flush import flusher
@@ -54,7 +54,7 @@ _LINE_TAIL = 200
 _LINE_TAIL_BYTES = 4 * _LINE_TAIL + 4
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OutputSlice:
     """What :meth:`OutputBuffer.read` returns.
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Final
 
+from .._records import record
+
 __all__ = ["DEFAULT_LIMITS", "Limits", "MaxStartups"]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class MaxStartups:
     """OpenSSH-style random early drop of unauthenticated connections.
 
@@ -74,7 +76,7 @@ class MaxStartups:
         return f"{self.start}:{self.rate}:{self.full}"
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Limits:
     """What one listener lets its peers hold at once.
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import ClassVar, TypeAlias
 
 from spe_host._errors import SpeError
+from spe_host._records import record
 
 __all__ = [
     "Address",
@@ -39,7 +39,7 @@ __all__ = [
 _HOSTNAME_RE = re.compile(r"[A-Za-z0-9._-]+")
 
 
-@dataclass(frozen=True)
+@record
 class UnixAddress:
     """A unix socket address, ``unix:/path/to/socket``."""
 
@@ -50,7 +50,7 @@ class UnixAddress:
         return format_address(self)
 
 
-@dataclass(frozen=True)
+@record
 class TcpAddress:
     """A TCP address, ``tcp://host:port`` (IPv6 hosts in brackets, stored without)."""
 

@@ -49,6 +49,9 @@ OUTBOX_BYTES: Final = 256 * 1024
 #: Frames the writer joins into one ``send_all``, up to this many bytes.
 WRITE_BATCH: Final = 64 * 1024
 _RECEIVE_SIZE: Final = 64 * 1024
+# While one frame fills read after read (a listing of megabytes), reads grow to this:
+# fewer passes through trio per frame.
+_RECEIVE_MAX: Final = 1024 * 1024
 
 #: Called once a frame has been handed to the stream, or once it never will be (the
 #: stream broke with the frame still queued).
@@ -118,19 +121,22 @@ class FramedStream:
         Raises:
             RemoteProtocolError: The peer broke the protocol (or hung up mid-frame).
         """
+        size = _RECEIVE_SIZE
         while True:
             event = self.connection.next_event()
             if event is NEED_DATA:
                 if self.eof:
                     return None
                 try:
-                    data = bytes(await self.stream.receive_some(_RECEIVE_SIZE))
+                    data = bytes(await self.stream.receive_some(size))
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     data = b""
                 if not data:
                     self.eof = True
                 self.bytes_received += len(data)
                 self.connection.receive_data(data)
+                if len(data) == size:
+                    size = min(2 * size, _RECEIVE_MAX)
                 continue
             if event is CLOSED:
                 return None

@@ -9,6 +9,7 @@ It imports no trio and does no I/O: the server, the client and the tests drive
 * ``_events``: the protocol's constants, the :class:`Message` and :class:`Request`
   bases, and what a server sends; ``_requests``: what a client sends;
 * ``_encoded``: each live record's JSON text, made once, for listings;
+* ``_text``: a long string's JSON text (an output frame's) in whole-buffer passes;
 * ``_codec``: JSON <-> typed values, frames, versions and error codes;
 * ``_lifecycle``: the requests in flight and the rules about them;
 * ``_connection``: :class:`Connection`, framing, the handshake and the lifecycle.
@@ -22,6 +23,7 @@ from ._codec import (
     error_for,
     exception_for,
     from_json,
+    from_json_list,
     message_from_json,
     request_id_of,
     to_json,
@@ -119,6 +121,7 @@ __all__ = [
     "error_for",
     "exception_for",
     "from_json",
+    "from_json_list",
     "message_from_json",
     "request_id_of",
     "to_json",

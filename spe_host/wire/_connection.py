@@ -317,10 +317,10 @@ class Connection:
             problem = None
         if problem is not None:
             raise LocalProtocolError(f"cannot send {problem}")
-        frame = encode_message(message)
-        if len(frame) > self.max_frame:
+        frame = encode_message(message, end=b"\n")
+        if len(frame) - 1 > self.max_frame:
             raise LocalProtocolError(
-                f"the '{message.TYPE}' message is {len(frame)} bytes, longer than the frame "
+                f"the '{message.TYPE}' message is {len(frame) - 1} bytes, longer than the frame "
                 f"limit of {self.max_frame} bytes",
                 error_code="too_large",
             )
@@ -330,4 +330,4 @@ class Connection:
             self._lifecycle.sent_request(message)
         elif isinstance(message, Answer):
             self._lifecycle.answered(message)
-        return frame + b"\n"
+        return frame

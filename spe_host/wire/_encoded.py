@@ -11,6 +11,14 @@ It returns an :class:`EncodedArray`, a JSON array whose items are that text;
 :func:`~._codec.encode_message` writes such an array into the frame as it is, so a
 listing costs a join of bytes rather than a ``json.dumps`` of every record.
 
+A listing asked again with nothing changed is the very same records, in the same
+order. So the last array is kept with its records' ids (not when one of them takes
+no weak reference), and a count of the remembered records that have died: when a
+call's records have the same ids, in order, and none died since, they are those
+same objects (two live objects never share an id), and that array - its text
+joined once - comes back. It cannot serve stale text: a session that changed hands
+out a new record. The records themselves are not held.
+
 The memo is keyed by the record's ``id()`` and checked by identity, so an id reused by
 a newer object never finds an older object's text; a record type that takes no weak
 references is encoded every time. Each item is UTF-8 JSON on its own: text with lone
@@ -34,6 +42,10 @@ _Slice: TypeAlias = "slice[int | None, int | None, int | None]"
 
 # id(record) -> (a weak reference to it, its JSON text).
 _memo: dict[int, tuple[weakref.ref[object], bytes]] = {}
+# How many remembered records have died so far.
+_deaths = 0
+# The ids of the last call's records, _deaths then, and the array made of them.
+_last: tuple[list[int], int, EncodedArray] | None = None
 
 
 def dumps(value: object) -> bytes:
@@ -62,10 +74,11 @@ class EncodedArray(Sequence[JSON]):
         parts: The UTF-8 JSON text of each item.
     """
 
-    __slots__ = ("parts",)
+    __slots__ = ("_text", "parts")
 
     def __init__(self, parts: list[bytes]) -> None:
         self.parts = parts
+        self._text: bytes | None = None
 
     def __len__(self) -> int:
         return len(self.parts)
@@ -83,8 +96,16 @@ class EncodedArray(Sequence[JSON]):
         return value
 
     def text(self) -> bytes:
-        """The array's JSON text."""
-        return b"[" + b",".join(self.parts) + b"]"
+        """The array's JSON text (joined once: the parts must not change after)."""
+        if self._text is None:
+            parts = self.parts
+            if len(parts) < 2:
+                self._text = b"[" + b"".join(parts) + b"]"
+            else:
+                # One join of megabytes, not three copies: the brackets ride on the
+                # first and last items.
+                self._text = b",".join([b"[" + parts[0], *parts[1:-1], parts[-1] + b"]"])
+        return self._text
 
 
 def encode_records(records: Iterable[object]) -> EncodedArray:
@@ -98,9 +119,16 @@ def encode_records(records: Iterable[object]) -> EncodedArray:
         TypeError: A record holds something that is not JSON.
         ValueError: A record holds a NaN or an infinity.
     """
+    global _last
+    items = list(records)
+    ids = list(map(id, items))
+    last = _last
+    if last is not None and last[1] == _deaths and last[0] == ids:
+        return last[2]
     memo = _memo
     parts: list[bytes] = []
-    for record in records:
+    remembered = True
+    for record in items:
         key = id(record)
         known = memo.get(key)
         if known is not None and known[0]() is record:
@@ -110,15 +138,19 @@ def encode_records(records: Iterable[object]) -> EncodedArray:
         try:
             reference = weakref.ref(record, _forgetter(key))
         except TypeError:
-            pass  # no weak references: encoded every time
+            remembered = False  # no weak references: encoded every time
         else:
             memo[key] = (reference, part)
         parts.append(part)
-    return EncodedArray(parts)
+    array = EncodedArray(parts)
+    _last = (ids, _deaths, array) if remembered else None
+    return array
 
 
 def _forgetter(key: int) -> Callable[[weakref.ref[object]], None]:
     def forget(reference: weakref.ref[object]) -> None:
+        global _deaths
+        _deaths += 1
         # Only this record's entry: a newer object may hold the id by now.
         known = _memo.get(key)
         if known is not None and known[0] is reference:

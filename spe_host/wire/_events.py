@@ -23,10 +23,10 @@ from __future__ import annotations
 import re
 import reprlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import ClassVar, Final, Literal, TypeAlias
 
 from spe_host._model import ExecutionResult, ExecutionStatus, Role, SessionInfo, SessionState
+from spe_host._records import record
 
 from ._schema import JSON, Checked, encode
 
@@ -87,7 +87,7 @@ def one_of(name: str, value: str | None, allowed: Sequence[str]) -> str | None:
     return f"'{name}' must be one of {', '.join(allowed)}, not {reprlib.repr(value)}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Message(Checked):
     """The base of every message; ``TYPE`` is the wire ``"type"``, ``SENDER`` who sends it.
 
@@ -108,7 +108,7 @@ class Message(Checked):
         return f"the '{self.TYPE}' message"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Request(Message):
     """The base of the client's requests, each answered by events and a final answer.
 
@@ -124,7 +124,7 @@ class Request(Message):
 # Server -> client -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Welcome(Message):
     """The server's answer to a successful ``hello``.
 
@@ -146,7 +146,7 @@ class Welcome(Message):
         return version_problem(self.version) or one_of("role", self.role, ROLES)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Output(Message):
     """A chunk of a session's output, for an ``execute`` or a ``subscribe``.
 
@@ -167,7 +167,7 @@ class Output(Message):
     dropped: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Progress(Message):
     """A progress report from a running script.
 
@@ -186,7 +186,7 @@ class Progress(Message):
     message: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class InputRequest(Message):
     """The script called ``input()``; the client answers with ``input_reply``.
 
@@ -206,7 +206,7 @@ class InputRequest(Message):
     secret: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class StateChanged(Message):
     """A session changed state or progress (wire type ``state``), for a ``watch``.
 
@@ -226,7 +226,7 @@ class StateChanged(Message):
     previous: SessionState
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Done(Message):
     """The end of an ``execute``.
 
@@ -241,7 +241,7 @@ class Done(Message):
     result: ExecutionResult
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Result(Message):
     """The answer to any request except ``execute``.
 
@@ -256,7 +256,7 @@ class Result(Message):
     value: JSON
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Error(Message):
     """A request failed, or the connection is about to be closed.
 
@@ -276,7 +276,7 @@ class Error(Message):
         return one_of("code", self.code, sorted(ERROR_CODES))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Refused:
     """A request the server-side connection did not accept (not a message).
 

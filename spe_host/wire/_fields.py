@@ -21,8 +21,9 @@ import abc
 import enum
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TypeAlias, cast
+
+from spe_host._records import record
 
 __all__ = ["JSON", "Bind", "Invalid", "describe"]
 
@@ -107,7 +108,7 @@ class _Spec(abc.ABC):
         return f"{bind(self.encode)}({var})"
 
 
-@dataclass(frozen=True)
+@record
 class _Instance(_Spec):
     kind: type
     expected: str
@@ -176,7 +177,7 @@ class _AnyJSON(_Spec):
         return []
 
 
-@dataclass(frozen=True)
+@record
 class _Enum(_Spec):
     kind: type[enum.StrEnum]
 
@@ -215,7 +216,7 @@ class _Enum(_Spec):
         return f"str({var})"
 
 
-@dataclass(frozen=True)
+@record
 class _Optional(_Spec):
     inner: _Spec
 

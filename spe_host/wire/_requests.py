@@ -11,10 +11,11 @@ type (a non-empty list, a cursor inside its text) are each class's ``_problem``.
 from __future__ import annotations
 
 import reprlib
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import ClassVar, Final
 
 from spe_host._model import parse_run_id
+from spe_host._records import record
 from spe_host._rules import MAX_STOP_REASON
 
 from ._events import SESSION_STATES, Message, Request, Side, one_of, version_problem
@@ -45,7 +46,7 @@ __all__ = [
 MAX_TICKET_ID: Final = 128
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Hello(Message):
     """The client's greeting; it must be the first message a client sends.
 
@@ -67,7 +68,7 @@ class Hello(Message):
         return version_problem(self.version)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Execute(Request):
     """Run code in the foreground; answered by events and then ``done``.
 
@@ -86,7 +87,7 @@ class Execute(Request):
     loop: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Start(Request):
     """Run code or a file in the background; answered by a ``SessionInfo`` result.
 
@@ -116,7 +117,7 @@ class Start(Request):
         return None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class ListSessions(Request):
     """List sessions (wire type ``list``); answered by a list of ``SessionInfo``.
 
@@ -133,7 +134,7 @@ class ListSessions(Request):
         return one_of("state", self.state, SESSION_STATES)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Stop(Request):
     """Ask sessions to stop at their next statement; answered by ``{id: outcome}``.
 
@@ -164,7 +165,7 @@ class Stop(Request):
         return None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Ticket(Request):
     """Read one stop ticket (new in 1.3); answered by a ``StopTicket``, or null.
 
@@ -187,7 +188,7 @@ class Ticket(Request):
         return None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Tickets(Request):
     """List the stop tickets the host keeps (new in 1.3); answered by a list of ``StopTicket``.
 
@@ -197,7 +198,7 @@ class Tickets(Request):
     TYPE: ClassVar[str] = "tickets"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Wait(Request):
     """Wait for sessions to finish; answered by the list of finished ``SessionInfo``.
 
@@ -220,7 +221,7 @@ class Wait(Request):
         return None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Receive(Request):
     """Fetch a run's result; answered by an ``ExecutionResult``.
 
@@ -251,7 +252,7 @@ class Receive(Request):
         return None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Remove(Request):
     """Remove sessions; answered by the list of removed ids.
 
@@ -268,7 +269,7 @@ class Remove(Request):
         return None if self.sessions else "'sessions' must not be empty"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Complete(Request):
     """Complete the word before the cursor; answered by a list of ``Completion``.
 
@@ -289,7 +290,7 @@ class Complete(Request):
         return None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class SignatureAt(Complete):
     """The signature of the call around the cursor (wire type ``signature``, new in
     1.4); answered by a ``Signature``, or null. Its fields are ``complete``'s."""
@@ -297,7 +298,7 @@ class SignatureAt(Complete):
     TYPE: ClassVar[str] = "signature"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Subscribe(Request):
     """Stream a session's output until cancelled; ends with a ``null`` result.
 
@@ -311,7 +312,7 @@ class Subscribe(Request):
     from_offset: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Watch(Request):
     """Stream the state changes of sessions until cancelled; ends with a ``null`` result.
 
@@ -328,7 +329,7 @@ class Watch(Request):
     locations: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class Cancel(Request):
     """End a running ``subscribe`` or ``watch``; answered by whether one was ended.
 
@@ -340,7 +341,7 @@ class Cancel(Request):
     target: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record(kw_only=True)
 class InputReply(Request):
     """Answer an ``input_request``; never answered itself.
 

@@ -35,12 +35,20 @@ import re
 import reprlib
 import types
 from collections.abc import Callable
-from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
+from dataclasses import MISSING, Field, fields, is_dataclass
 from typing import Final, TypeVar, cast, get_args, get_type_hints
 
 from spe_host._errors import LocalProtocolError
+from spe_host._records import record
 
-from ._compiled import Decoder, Encoder, compile_decoder, compile_encoder
+from ._compiled import (
+    Decoder,
+    Encoder,
+    ListDecoder,
+    compile_decoder,
+    compile_encoder,
+    compile_list_decoder,
+)
 from ._fields import (
     JSON,
     Bind,
@@ -60,12 +68,12 @@ from ._fields import (
     describe,
 )
 
-__all__ = ["JSON", "Checked", "Invalid", "decode", "describe", "encode", "schema"]
+__all__ = ["JSON", "Checked", "Invalid", "decode", "decode_list", "describe", "encode", "schema"]
 
 _R = TypeVar("_R")
 
 
-@dataclass(frozen=True)
+@record
 class _Record(_Spec):
     kind: type
 
@@ -134,7 +142,7 @@ def _spec_for(hint: object) -> _Spec:
 # --- schemas ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class _Field:
     name: str
     spec: _Spec
@@ -155,13 +163,15 @@ def _default_of(f: Field[object]) -> Callable[[], object] | None:
     return None
 
 
-@dataclass(frozen=True)
+@record
 class _Plan:
     """A class's fields, and its generated encoder and decoder."""
 
     fields: tuple[_Field, ...]
     encode: Encoder
     decode: Decoder
+    # The field-by-field decoder the generated ones fall back on.
+    slow: Decoder
 
 
 _PLANS: dict[type, _Plan] = {}
@@ -181,6 +191,7 @@ def _plan(cls: type) -> _Plan:
             fields=specs,
             encode=compile_encoder(cls, specs),
             decode=compile_decoder(cls, specs, slow=slow, checked=issubclass(cls, Checked)),
+            slow=slow,
         )
         _PLANS[cls] = found
     return found
@@ -223,6 +234,25 @@ def decode(cls: type[_R], obj: object, what: str) -> _R:
     """
     plan = _PLANS.get(cls) or _plan(cls)
     return cast(_R, plan.decode(obj, what))
+
+
+# Made on first use: few classes come in arrays.
+_LIST_DECODERS: dict[type, ListDecoder] = {}
+
+
+def decode_list(cls: type[_R], objs: list[object], what: str) -> list[_R]:
+    """Build a record of ``cls`` from each item of ``objs``, as :func:`decode` does.
+
+    Raises:
+        Invalid: An item is not a valid record (the first such, as :func:`decode` words it).
+    """
+    decoder = _LIST_DECODERS.get(cls)
+    if decoder is None:
+        plan = _plan(cls)
+        checked = issubclass(cls, Checked)
+        decoder = compile_list_decoder(cls, plan.fields, slow=plan.slow, checked=checked)
+        _LIST_DECODERS[cls] = decoder
+    return cast("list[_R]", decoder(objs, what))
 
 
 def _decode_slowly(cls: type, specs: tuple[_Field, ...], obj: object, what: str) -> object:

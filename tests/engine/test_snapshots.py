@@ -13,7 +13,7 @@ import trio.testing
 
 import spe_host
 from spe_host import Progress, SessionInfo, SessionState
-from spe_host.engine import _snapshot
+from spe_host.engine import _match, _snapshot
 from spe_host.engine._session import ScriptSession
 
 
@@ -158,3 +158,26 @@ def test_a_second_run_at_the_same_instant_shows_in_the_snapshot() -> None:
                 assert session.info().run == "s#2"
 
     trio.run(main, clock=clock)
+
+
+async def test_one_plain_id_is_looked_up_not_matched_against_every_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with trio.fail_after(30):
+        async with spe_host.open_host(idle_timeout=None) as host:
+            for index in range(20):
+                await host.execute(f"s{index}", "pass", loop=True)
+            matched: list[str] = []
+            plain = _match.Patterns.matches
+            monkeypatch.setattr(
+                _match.Patterns,
+                "matches",
+                lambda self, name: matched.append(name) or plain(self, name),
+            )
+            assert [s.id for s in host.sessions("s7")] == ["s7"]
+            assert [s.id for s in host.sessions("s7", state="idle")] == ["s7"]
+            assert host.sessions("s7", state="running") == []
+            assert host.sessions("nope") == []
+            assert matched == []  # no walk over the other 19
+            assert [s.id for s in host.sessions("s1?")] == [f"s{i}" for i in range(10, 20)]
+            assert len(matched) == 20  # a wildcard does walk

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from support.client import session_info
 
 from spe_host import _model
-from spe_host._errors import LocalProtocolError
-from spe_host.wire import _fields, _schema
+from spe_host._errors import LocalProtocolError, RemoteProtocolError
+from spe_host.wire import _fields, _schema, from_json_list
 from spe_host.wire._codec import MESSAGE_TYPES
 from spe_host.wire._events import ERROR_CODES, ROLES, SESSION_STATES
 
@@ -189,3 +189,34 @@ def test_a_nested_records_error_names_the_nested_record() -> None:
     broken = {**info, "stop": {"id": 3}}
     with pytest.raises(_fields.Invalid, match="the 'id' field of the stop ticket must be a string"):
         _schema.decode(_model.SessionInfo, broken, "the session info")
+
+
+def _each(cls: type, objs: list[object]) -> list[object]:
+    return [_slow(cls, obj) for obj in objs]
+
+
+# The list decoder is the single one's body in a loop: the model types (the arrays that
+# travel) and two checked messages (its other way of building) are enough.
+LIST_TYPES: list[type] = [*MODEL_TYPES, MESSAGE_TYPES["list"], MESSAGE_TYPES["error"]]
+
+
+@pytest.mark.parametrize("cls", LIST_TYPES, ids=lambda cls: cls.__name__)
+@_settings
+@given(data=st.data())
+def test_an_array_decodes_as_each_item_does_on_its_own(cls: type, data: st.DataObject) -> None:
+    # The list decoder (a listing's path) gives each item's value, or the first bad
+    # item's error, exactly as the field-by-field decoder does item by item.
+    objs = data.draw(st.lists(_mutated(cls), max_size=3))
+    fast = _outcome(lambda o: _schema.decode_list(cls, o, "the record"), objs)
+    slow = _outcome(lambda o: _each(cls, o), objs)
+    assert fast == slow
+    if fast[0] == "value":
+        assert [type(item) for item in fast[1]] == [cls] * len(objs)
+
+
+def test_a_listings_records_decode_in_one_pass_without_the_per_record_call() -> None:
+    infos = [session_info(f"s{index}", _model.SessionState.IDLE) for index in range(3)]
+    objs = json.loads(json.dumps([_schema.encode(info) for info in infos]))
+    assert from_json_list(_model.SessionInfo, objs) == infos
+    with pytest.raises(RemoteProtocolError, match="the 'id' field of the SessionInfo must be"):
+        from_json_list(_model.SessionInfo, [*objs, {**objs[0], "id": 7}])

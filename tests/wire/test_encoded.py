@@ -79,3 +79,48 @@ def test_an_encoded_array_reads_as_the_values_it_holds() -> None:
     assert array[1] == to_json(infos[1])
     assert list(array) == [to_json(info) for info in infos]
     assert array[:1] == [to_json(infos[0])]
+
+
+def test_an_unchanged_listing_gives_back_the_last_array(encoded: list[object]) -> None:
+    infos = [_info(f"u{index}") for index in range(5)]
+    first = encode_records(infos)
+    again = encode_records(iter(infos))
+    assert again is first
+    assert encoded == infos  # nothing encoded the second time
+    assert again.text() is first.text()  # joined once
+
+
+@pytest.mark.parametrize("change", ["one record", "added", "removed", "reordered"])
+def test_any_change_to_a_listing_gives_a_new_array_with_todays_text(change: str) -> None:
+    infos = [_info(f"c{index}") for index in range(4)]
+    encode_records(infos)
+    if change == "one record":
+        now = [*infos[:2], _info("c2", "moved on"), infos[3]]
+    elif change == "added":
+        now = [*infos, _info("c4")]
+    elif change == "removed":
+        now = infos[1:]
+    else:
+        now = infos[::-1]
+    text = encode_records(now).text()
+    assert json.loads(text) == [to_json(info) for info in now]
+
+
+def test_a_record_that_died_is_never_taken_for_the_new_one_at_its_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The ids of a call can equal the last call's when objects were freed and their
+    # addresses reused; here the new record is given the dead one's id outright.
+    monkeypatch.setattr(_encoded, "id", lambda record: 7, raising=False)
+    old = [_info("d")]
+    encode_records(old)
+    del old
+    fresh = _info("n", "new")
+    assert json.loads(encode_records([fresh]).text()) == [to_json(fresh)]
+
+
+def test_a_frame_with_its_end_is_the_frame_and_the_end() -> None:
+    infos = [_info("a"), _info("b")]
+    for value in (encode_records(infos), [to_json(info) for info in infos]):
+        message = Result(id=1, value=value)
+        assert encode_message(message, end=b"\n") == encode_message(message) + b"\n"

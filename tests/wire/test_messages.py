@@ -144,6 +144,7 @@ def test_protocol_module_imports_no_trio() -> None:
         "weakref",
         "spe_host._errors",
         "spe_host._model",
+        "spe_host._records",
         "spe_host._rules",
     }
 
