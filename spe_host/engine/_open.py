@@ -82,9 +82,9 @@ async def open_host(
             the interpreter and keeps answering however many sessions spin. A run
             blocked in a C call (``time.sleep``) does not count; loop-mode code is
             never held back. And when the host's loop wakes with work, a run that has
-            spun two switch intervals pauses that long at its next statement, at most
-            half of the time (README, "Many sessions spinning at once"). None: no
-            bound, and no pause.
+            spun two switch intervals pauses at its next statement while the loop
+            wants the interpreter, at most that long and at most half of the time
+            (README, "Many sessions spinning at once"). None: no bound, and no pause.
         journal: Record every run, its output, every stop and remove in this
             journal (a path, or a :class:`~spe_host.journal.Journal` with its
             options: ``required``, ``record_code``, ``retention``, ``max_size``);
