@@ -34,7 +34,9 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import reprlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from operator import attrgetter
 from typing import Any, TypeVar, dataclass_transform, overload
 
@@ -78,14 +80,20 @@ def _record(cls: _C, *, kw_only: bool, weakref_slot: bool) -> _C:
         # dataclasses would name an undocumented class by inspect.signature(), which
         # costs more than the rest of the class on its first call.
         cls.__doc__ = f"{cls.__name__}({', '.join(inspect.get_annotations(cls))})"
-    made: Any = dataclasses.dataclass(
-        init=False,
-        repr=False,
-        eq=False,
-        slots=True,
-        kw_only=kw_only,
-        weakref_slot=weakref_slot,
-    )(cls)
+    own_eq = "__eq__" in cls.__dict__
+    with _defining, _thawed_bases(cls):
+        made: Any = dataclasses.dataclass(
+            init=False,
+            repr=False,
+            eq=False,
+            slots=True,
+            kw_only=kw_only,
+            weakref_slot=weakref_slot,
+        )(cls)
+    # What it is, for dataclasses and for whoever reads the flags: a subclass made
+    # with @dataclass(frozen=True) checks its bases' frozen flag.
+    made.__dataclass_params__.frozen = True
+    made.__dataclass_params__.eq = True
     fields = dataclasses.fields(made)
     _check_supported(made, fields)
     _check_order(fields)
@@ -93,14 +101,41 @@ def _record(cls: _C, *, kw_only: bool, weakref_slot: bool) -> _C:
     made._record_shown = tuple(f.name for f in fields if f.repr)
     # staticmethod: a lambda on the class would become a method of it.
     made._record_key = staticmethod(_key([f.name for f in fields if f.compare]))
+    hashed = [f.name for f in fields if (f.compare if f.hash is None else f.hash)]
+    made._record_hash_key = staticmethod(_key(hashed))
     made._record_names = names
     shared = {**_SHARED, "__init__": _first_init(made)}
+    if own_eq and made.__dict__.get("__hash__", dataclasses.MISSING) is None:
+        del made.__hash__  # Python's None for a class with its own __eq__, not the body's
     for name, method in shared.items():
         # As dataclasses does: a method the class body defines stays.
         if name not in made.__dict__:
             setattr(made, name, method)
     result: _C = made
     return result
+
+
+# One record made at a time: _thawed_bases changes its bases' flags meanwhile.
+_defining = threading.Lock()
+
+
+@contextmanager
+def _thawed_bases(cls: type) -> Iterator[None]:
+    # dataclasses refuses a non-frozen class over a frozen one, and a record is made
+    # as a non-frozen dataclass (no generated __setattr__): its frozen bases read as
+    # not frozen while it is made.
+    frozen = [
+        params
+        for base in cls.__mro__[1:]
+        if (params := base.__dict__.get("__dataclass_params__")) is not None and params.frozen
+    ]
+    for params in frozen:
+        params.frozen = False
+    try:
+        yield
+    finally:
+        for params in frozen:
+            params.frozen = True
 
 
 def _check_supported(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> None:
@@ -146,10 +181,11 @@ def _key(names: list[str]) -> Callable[[object], tuple[object, ...]]:
 
 
 def _first_init(cls: type) -> Callable[..., None]:
-    def __init__(self: object, *args: object, **kwargs: object) -> None:
+    # No named self: a field may be called that.
+    def __init__(*args: object, **kwargs: object) -> None:
         init = _init_for(cls)
         type.__setattr__(cls, "__init__", init)
-        init(self, *args, **kwargs)
+        init(*args, **kwargs)
 
     return __init__
 
@@ -161,7 +197,11 @@ def _init_for(cls: type) -> Callable[..., None]:
     # The __init__ dataclasses writes for a frozen class, minus what records never use.
     fields = [f for f in dataclasses.fields(cls) if f.init]
     me = "__record_self__" if any(f.name == "self" for f in fields) else "self"
-    values: dict[str, object] = {"__record_set__": object.__setattr__, "_FACTORY": _FACTORY}
+    values: dict[str, object] = {
+        "__name__": cls.__module__,
+        "__record_set__": object.__setattr__,
+        "_FACTORY": _FACTORY,
+    }
     params: list[str] = []
     keyword: list[str] = []
     body: list[str] = []
@@ -199,7 +239,7 @@ def _eq(self: Any, other: Any) -> object:
 
 
 def _hash(self: Any) -> int:
-    return hash(self._record_key(self))
+    return hash(self._record_hash_key(self))
 
 
 def _setattr(self: object, name: str, value: object) -> None:

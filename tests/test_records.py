@@ -137,6 +137,47 @@ def test_what_a_record_cannot_build_is_refused_at_once() -> None:
             b: dataclasses.InitVar[int]
 
 
+def test_a_record_is_a_frozen_dataclass_to_subclasses_and_hashes_as_one() -> None:
+    @record
+    class Base:
+        """A record to build on."""
+
+        a: int
+        tag: str = field(default="", hash=False)
+
+    @dataclasses.dataclass(frozen=True)
+    class Frozen(Base):
+        b: int = 0
+
+    @record
+    class Again(Base):
+        """A record over a record."""
+
+        b: int = 0
+
+    @record
+    class OwnEq:
+        """Equal by a alone, and still hashable, as a frozen dataclass would be."""
+
+        a: int
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, OwnEq) and other.a == self.a
+
+    @record
+    class Named:
+        """A field called self."""
+
+        self: int
+
+    assert Base.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    assert Frozen(1, b=2) == Frozen(1, b=2)
+    assert Again(1, b=2).b == 2
+    assert hash(Base(1, "x")) == hash(Base(1, "y"))  # tag takes no part in the hash
+    assert hash(OwnEq(3)) == hash((3,))
+    assert Named(self=4).self == 4
+
+
 def test_defining_records_compiles_no_method_and_the_first_build_compiles_its_init() -> None:
     # Start-up pays for no record's methods: only a class that is built compiles one.
     # (Python 3.13's dataclasses compiles one empty function per class whatever it is

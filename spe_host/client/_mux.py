@@ -116,15 +116,15 @@ class Multiplexer:
             ConnectionLost: The connection has ended.
         """
         inboxes = [Inbox(self.next_id()) for _ in makes]
+        # Every message is built (and so checked) before any is sent: one that is
+        # invalid leaves nothing half sent.
+        messages = [make(inbox.request_id) for make, inbox in zip(makes, inboxes, strict=True)]
         for inbox in inboxes:
             self._inboxes[inbox.request_id] = inbox
         try:
             await self._send(
                 lambda: self.framed.send_frame(
-                    b"".join(
-                        self.framed.connection.send(make(inbox.request_id))
-                        for make, inbox in zip(makes, inboxes, strict=True)
-                    )
+                    b"".join(self.framed.connection.send(message) for message in messages)
                 )
             )
             yield inboxes

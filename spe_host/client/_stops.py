@@ -91,6 +91,7 @@ class StopRequests(ClientBase):
         """
         stop = self._stop_request(targets, reason, force)
         names = list(targets)
+        Wait(id=0, sessions=names, timeout=timeout)  # a bad timeout fails before the stop
         if not self._channel.concurrent:  # one request at a time: one, then the other
             outcomes = _outcomes(await self._request(stop))
             return outcomes, await self._wait_found(outcomes, timeout)

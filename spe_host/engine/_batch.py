@@ -171,7 +171,7 @@ class OutputStream:
         chunks = self._chunks
         try:
             return self._take(chunks, count)
-        except TypeError:
+        except Exception:  # whatever a script's object makes len() or the join raise
             # Something else than bytes among them: make it bytes where it lies (one C
             # slice assignment; appends meanwhile go past this prefix) and take again.
             chunks[:count] = [_as_bytes(chunk) for chunk in chunks[:count]]
@@ -198,11 +198,15 @@ def _as_bytes(chunk: object) -> bytes:
     # What a script wrote straight to the stream's binary side
     # (``sys.stdout.write.__self__.buffer.write``), whose write is a list's append
     # and so checks nothing: keep it as text rather than let it break the reads.
-    if isinstance(chunk, bytes):
+    if type(chunk) is bytes:
         return chunk
     if isinstance(chunk, str):
         return chunk.encode("utf-8", ERRORS)
     try:
         return bytes(memoryview(chunk))  # type: ignore[arg-type]
-    except TypeError:
+    except Exception:  # not a buffer, or a released one
+        pass
+    try:
         return repr(chunk).encode("utf-8", ERRORS)
+    except Exception:  # a script's __repr__ may raise anything
+        return object.__repr__(chunk).encode("utf-8", ERRORS)

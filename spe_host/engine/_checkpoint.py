@@ -49,6 +49,7 @@ import trio
 
 from .._errors import ScriptAborted
 from . import _instrument
+from ._loopfirst import let_off
 from ._redirect import use_sink
 
 if TYPE_CHECKING:
@@ -92,6 +93,9 @@ def checkpoint() -> bool:
     """
     execution = _running.get()
     if execution is None:
+        # A thread the script started, or code run outside any run: a flag the
+        # loop raised for the run it belongs to should not keep it on this path.
+        let_off(sys._getframe(1).f_globals)
         return True
     seat = _seat.get()
     if seat is not None and seat.summoned:

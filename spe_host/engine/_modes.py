@@ -75,7 +75,7 @@ async def run_statements(ex: Execution) -> Outcome:
     """Compile and run the execution's statements; how it ended, and its error text."""
     inline = len(ex.source) <= _COMPILE_INLINE
     if not (inline or ex.loop) and ex.thread.alive:
-        return await ex.thread.run_sync(functools.partial(_run_in_thread, ex, None))
+        return await _hand_over(ex, None)
     compile_it = functools.partial(
         _instrument.compile_script, ex.source, ex.filename, interactive=ex.interactive
     )
@@ -88,9 +88,20 @@ async def run_statements(ex: Execution) -> Outcome:
         return _syntax_error(exc)
     if ex.loop or all(statement.is_async for statement in statements):
         return await _run_here(ex, statements)
-    if ex.flags.share is not None:
-        ex.flags.share.expect()  # the loop waits for this run: spinning ones give way
-    return await ex.thread.run_sync(functools.partial(_run_in_thread, ex, statements))
+    return await _hand_over(ex, statements)
+
+
+async def _hand_over(ex: Execution, statements: list[_instrument.Statement] | None) -> Outcome:
+    # To the session's thread; the share's runs give way while the loop waits for it.
+    share = ex.flags.share
+    if share is not None:
+        share.expect()
+    try:
+        return await ex.thread.run_sync(functools.partial(_run_in_thread, ex, statements))
+    except RuntimeError:
+        if share is not None:
+            share.not_expected()  # the session had closed: it never went
+        raise
 
 
 # -- the session's thread (worker mode) ----------------------------------------------

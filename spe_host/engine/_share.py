@@ -56,7 +56,7 @@ from collections import deque
 from time import monotonic
 from typing import TYPE_CHECKING
 
-from ._loopfirst import LoopFirst
+from ._loopfirst import GiveWay, LoopFirst
 from ._seat import Seat, give_way_for, quantum_for
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ DEFAULT_INTERPRETER_SLOTS = 2
 _PARK_LOOK = 10.0
 
 
-class InterpreterShare:
+class InterpreterShare(GiveWay):
     """Lets at most ``slots`` worker-mode runs of a host execute Python at once.
 
     Args:
@@ -164,6 +164,7 @@ class InterpreterShare:
                 seat.parked = False
             seat.giving_way = False
             self._giving.discard(seat)
+            self._forget_ask(seat)
             if seat.summoned:
                 seat.summoned = False
                 self._flags.settle(seat.namespace)
@@ -173,7 +174,12 @@ class InterpreterShare:
     def check_in(self, seat: Seat) -> None:
         """A summoned run at a check: give way to the loop, take a permit, or park."""
         if seat.thread != threading.get_ident():
-            return  # the trio thread (an await of this run), or a thread it started
+            # The trio thread (an await of this run), or a thread it started: never
+            # held back. The loop's summons is let go here, or every check of that
+            # code would take the slow path until the session thread's next one.
+            if seat.asked:
+                self._let_off(seat)
+            return
         execution = seat.execution
         with self._lock:
             if not seat.summoned:
@@ -184,6 +190,7 @@ class InterpreterShare:
             now = monotonic()
             asked = seat.asked and now - seat.asked < self.give_way and self._wanted(now)
             seat.asked = 0.0
+            self._forget_ask(seat)
             if execution.stop.zones or execution.stop_requested or self._closed:
                 return  # never held back; a zone is summoned again at the next tick
             if asked:
@@ -223,77 +230,7 @@ class InterpreterShare:
         self.parks += 1
         return wakeup
 
-    def _give_way(self, seat: Seat, wakeup: threading.Lock) -> None:
-        # Wait until the loop no longer wants the interpreter, a stop, or give_way;
-        # then run as long again before the loop may ask again.
-        began = monotonic()
-        woken = wakeup.acquire(timeout=self.give_way)
-        with self._lock:
-            late = not woken and not seat.giving_way  # ended as the wait ran out
-            seat.giving_way = False
-            self._giving.discard(seat)
-            now = monotonic()
-            seat.ask_after = now + (now - began)
-            self._may_ask(seat)
-        if late:
-            wakeup.acquire()  # the release that ended it is due: take it, held again
-
     # -- the host's side --------------------------------------------------------
-
-    def expect(self) -> None:
-        """The loop hands a worker-mode run to its session thread (the trio thread)."""
-        with self._lock:
-            self._expected += 1
-            self._expected_at = monotonic()
-
-    def loop_idle(self) -> None:
-        """The loop is about to wait for I/O: runs that gave way go on, unless the
-        loop waits for a run that has just been handed over or has just begun."""
-        with self._lock:
-            self._loop_busy = False
-            if self._giving and not self._wanted(monotonic()):
-                for seat in list(self._giving):
-                    self._end_giving_way(seat)
-
-    def _wanted(self, now: float) -> bool:
-        # Under the lock: the loop is at work, has a run's end to take (it wants the
-        # interpreter to wake for it), or waits for a run that is young (handed over
-        # and not seated yet, or seated within give_way).
-        if self._loop_busy or self._handed_back:
-            return True
-        young = now - self.give_way
-        if self._expected and self._expected_at > young:
-            return True
-        return any(
-            seat.since > young and not (seat.parked or seat.giving_way)
-            for seat in self._seats.values()
-        )
-
-    def loop_woke(self) -> None:
-        """The host's loop has work (its trio thread, after each wait for I/O).
-
-        Every run that has been let run long enough is summoned: at its next check
-        it gives way. The seats are looked at only when one may be due, so a
-        pass of the loop costs a clock read while none is.
-        """
-        self._loop_busy = True
-        self._handed_back = False
-        if not self._seats:
-            return
-        now = monotonic()
-        if now < self._next_look:
-            return
-        with self._lock:
-            later = float("inf")
-            for seat in self._seats.values():
-                if seat.summoned or seat.parked or seat.giving_way:
-                    continue  # _may_ask again once it is back
-                if now >= seat.ask_after:
-                    seat.asked = now
-                    self._summon(seat)
-                else:
-                    later = min(later, seat.ask_after)
-            self._next_look = later
 
     def release(self, execution: Execution) -> None:
         """Wake the run if it is parked or giving way: it is being stopped (any thread)."""
@@ -363,17 +300,6 @@ class InterpreterShare:
             wakeup = seat._wakeup = threading.Lock()
             wakeup.acquire()
         return wakeup
-
-    def _end_giving_way(self, seat: Seat) -> None:
-        # Under the lock: a run that gives way to the loop goes on.
-        seat.giving_way = False
-        self._giving.discard(seat)
-        assert seat._wakeup is not None  # made before it gave way
-        seat._wakeup.release()
-
-    def _may_ask(self, seat: Seat) -> None:
-        # Under the lock: the run runs on; the loop may ask it from ask_after on.
-        self._next_look = min(self._next_look, seat.ask_after)
 
     def _wake(self, seat: Seat) -> None:
         # Under the lock: a parked seat leaves the queue and its run wakes.

@@ -15,6 +15,7 @@ import trio
 from support.client import scripted, session_info
 from support.server import served, use_private_runtime_dir, wait_until
 
+from spe_host._errors import LocalProtocolError
 from spe_host._model import ExecutionStatus, SessionInfo, SessionState, StopOutcome
 from spe_host.client import connect_blocking, run_blocking
 from spe_host.wire import Result, Stop, Wait, to_json
@@ -94,3 +95,22 @@ async def test_a_blocking_client_stops_then_waits(
             outcomes, finished = await trio.to_thread.run_sync(lambda: run_blocking(ask()))
             assert outcomes == {"s": StopOutcome.REQUESTED, "nobody": StopOutcome.NOT_FOUND}
             assert [(i.id, i.last_status) for i in finished] == [("s", ExecutionStatus.ABORTED)]
+
+
+async def test_a_bad_timeout_is_refused_before_anything_is_sent() -> None:
+    with trio.fail_after(5):
+        async with scripted() as (client, _):
+            framed = client._mux.framed
+            frames: list[bytes] = []
+            send_frame = framed.send_frame
+
+            async def counted(frame: bytes, **options: Any) -> None:
+                frames.append(frame)
+                await send_frame(frame, **options)
+
+            framed.send_frame = counted  # type: ignore[method-assign]
+            with pytest.raises(LocalProtocolError, match="'timeout' must not be negative"):
+                await client.stop_and_wait("a", timeout=-1)
+            assert frames == []
+            assert framed.connection._lifecycle._requests == {}
+            assert client._mux._inboxes == {}

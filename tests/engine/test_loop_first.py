@@ -18,6 +18,7 @@ from support.engine import SPIN, SPIN_IN_ZONE, spin_count, wait_until
 
 import spe_host
 from spe_host import ExecutionStatus
+from spe_host.engine._instrument import FLAG_NAME
 from spe_host.engine._share import InterpreterShare
 
 Shared = tuple[spe_host.Host, InterpreterShare]
@@ -174,6 +175,33 @@ async def test_a_run_in_a_deferral_zone_does_not_give_way(
         assert share.give_ways == 0
         gate.set()
         await host.wait("z", timeout=5)
+
+
+async def test_a_summons_met_off_the_session_thread_is_let_go(
+    shared: Shared, gate: threading.Event
+) -> None:
+    # The session thread waits in join(); the thread it started runs script code.
+    # The loop's summons must not keep that code on the slow path.
+    script = (
+        "import threading\nn = 0\n"
+        "def work():\n    global n\n    while not gate.is_set():\n        n += 1\n"
+        "t = threading.Thread(target=work)\nt.start()\nt.join()\n"
+    )
+    host, share = shared
+    with trio.fail_after(10):
+        host.start("a", script, args={"gate": gate})
+        await wait_until(lambda: spin_count(host, "a") > 0)
+        (seat,) = share._seats.values()
+        for _ in range(5):
+            _make_old(share, "a")
+            # Asked at a wake of the loop, and let off by the worker's next check: it
+            # is not asked again for give_way (an hour).
+            await wait_until(lambda: seat.ask_after > 0.0)
+            assert not seat.summoned
+            assert host.session("a").namespace[FLAG_NAME] is False
+        assert share.give_ways == 0
+        gate.set()
+        await host.wait("a", timeout=5)
 
 
 async def test_open_host_installs_it() -> None:

@@ -239,6 +239,18 @@ async def test_what_a_script_writes_to_the_binary_side_is_kept_and_the_host_live
             assert result.output == "a str\n5ba\nafter\n"
             again = await host.execute("s", 'raw.write("alone")\nprint()')
             assert again.output == "alone\n"
+            odd = (
+                "class B(bytes): pass\n"
+                "class X:\n    def __repr__(self): raise RuntimeError('no')\n"
+                'm = memoryview(b"gone")\nraw.write(m)\nm.release()\n'
+                'raw.write(B(b"sub"))\nraw.write(X())\nprint()'
+            )
+            result = await host.execute("s", odd)
+            assert result.status is ExecutionStatus.COMPLETED
+            assert result.output.startswith("<released memory at ")
+            assert "sub<__main__.X object at " in result.output
+            alone = await host.execute("s", 'raw.write(B(b"only"))\nprint()')
+            assert alone.output == "only\n"
 
 
 def test_held_bytes_read_back_exactly_and_stay_near_the_bound() -> None:
