@@ -23,19 +23,25 @@ from spe_host.wire import Result, Stop, Wait, to_json
 SLEEP = "import trio\nawait trio.sleep(100)\n"
 
 
+def _frames_sent(client: Any) -> list[bytes]:
+    """The frames the client writes from now on, one item per write."""
+    framed = client._mux.framed
+    frames: list[bytes] = []
+    send_frame = framed.send_frame
+
+    async def counted(frame: bytes, **options: Any) -> None:
+        frames.append(frame)
+        await send_frame(frame, **options)
+
+    framed.send_frame = counted
+    return frames
+
+
 async def test_the_wait_goes_out_before_the_stop_is_answered() -> None:
     with trio.fail_after(5):
         async with scripted() as (client, host), trio.open_nursery() as nursery:
             got = {}
-            framed = client._mux.framed
-            frames: list[bytes] = []
-            send_frame = framed.send_frame
-
-            async def counted(frame: bytes, **options: Any) -> None:
-                frames.append(frame)
-                await send_frame(frame, **options)
-
-            framed.send_frame = counted  # type: ignore[method-assign]
+            frames = _frames_sent(client)
 
             async def ask() -> None:
                 got["answer"] = await client.stop_and_wait("a", reason="enough", timeout=3)
@@ -100,17 +106,9 @@ async def test_a_blocking_client_stops_then_waits(
 async def test_a_bad_timeout_is_refused_before_anything_is_sent() -> None:
     with trio.fail_after(5):
         async with scripted() as (client, _):
-            framed = client._mux.framed
-            frames: list[bytes] = []
-            send_frame = framed.send_frame
-
-            async def counted(frame: bytes, **options: Any) -> None:
-                frames.append(frame)
-                await send_frame(frame, **options)
-
-            framed.send_frame = counted  # type: ignore[method-assign]
+            frames = _frames_sent(client)
             with pytest.raises(LocalProtocolError, match="'timeout' must not be negative"):
                 await client.stop_and_wait("a", timeout=-1)
             assert frames == []
-            assert framed.connection._lifecycle._requests == {}
+            assert client._mux.framed.connection._lifecycle._requests == {}
             assert client._mux._inboxes == {}
