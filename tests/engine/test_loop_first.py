@@ -50,7 +50,7 @@ def _make_old(share: InterpreterShare, name: str) -> None:
     with share._lock:
         for seat in share._seats.values():
             if seat.execution.session_id == name:
-                seat.ask_after = 0.0
+                seat.since = seat.ask_after = 0.0  # seated long ago, and due
                 share._may_ask(seat)
 
 
@@ -77,14 +77,15 @@ async def test_an_old_run_gives_way_while_the_loop_serves_another(shared: Shared
     host, share = shared
     with trio.fail_after(10):
         host.start("a", SPIN, filename="spin.py")
-        await wait_until(lambda: spin_count(host, "a") > 0)
+        host.start("b", SPIN)  # young for the hour: while it runs, the loop waits for it
+        await wait_until(lambda: spin_count(host, "a") > 0 and spin_count(host, "b") > 0)
         _make_old(share, "a")
         await wait_until(lambda: share.give_ways == 1)
         mark = spin_count(host, "a")
-        # The loop answers a statement of another session: "a" executes nothing.
+        # The loop answers statements of another session: "a" executes nothing.
         for _ in range(3):
             result = await host.execute(
-                "b", "total = 0\nfor i in range(1000):\n    total += i\ntotal"
+                "c", "total = 0\nfor i in range(1000):\n    total += i\ntotal"
             )
             assert result.value == "499500"
         assert spin_count(host, "a") == mark
@@ -123,10 +124,11 @@ async def test_an_idle_loop_waking_costs_a_spinning_run_no_pause(shared: Shared)
     with trio.fail_after(10):
         host.start("a", SPIN)
         await wait_until(lambda: spin_count(host, "a") > 0)
-        (seat,) = share._seats.values()
+        _make_old(share, "a")
+        # Every poll of wait_until is a wake of the loop, and every wake asks "a" (it
+        # is due from now on); a pause that did not end with the pass would last
+        # the hour.
         for _ in range(20):
-            _make_old(share, "a")
-            await wait_until(lambda: seat.asked == 0.0 and not seat.summoned)  # checked in
             mark = spin_count(host, "a")
             await wait_until(lambda: spin_count(host, "a") > mark)
 

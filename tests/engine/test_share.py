@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import trio
-from support.engine import SPIN, SPIN_IN_ZONE, spin_count, wait_until
+from support.engine import SPIN, SPIN_IN_ZONE, NativeCall, spin_count, wait_until
 
 import spe_host
 from spe_host import ExecutionStatus
@@ -108,16 +108,19 @@ async def test_a_stop_wakes_a_parked_run_at_once(shared: Shared) -> None:
 
 
 async def test_a_run_blocked_in_a_c_call_does_not_count(
-    shared: Shared, gate: threading.Event
+    shared: Shared, gate: threading.Event, native_call: NativeCall
 ) -> None:
     host, share = shared
     with trio.fail_after(10):
-        host.start("s", "gate.wait()\n" + SPIN, args={"gate": gate})
+        host.start("s", "native_call()\n" + SPIN, args={"native_call": native_call})
         host.start("a", SPIN)
-        await wait_until(lambda: spin_count(host, "a") > 0 and host.session("s").location)
+        # Really inside the call: its location shows the line before the check ahead
+        # of it, where a summons would still meet it.
+        await native_call.wait_entered()
+        await wait_until(lambda: spin_count(host, "a") > 0)
         for _ in range(3):
             await _rotate_and_settle(host, share, "a")
-        # "s" sits in gate.wait(): it took no permit, so "a" never waited.
+        # "s" sits in a native call: it took no permit, so "a" never waited.
         assert share.parks == 0
         mark = spin_count(host, "a")
         await wait_until(lambda: spin_count(host, "a") > mark)
