@@ -15,9 +15,10 @@ follow, watch, stop) but never run code, complete (completion evaluates attribut
 live objects), start or remove. Every method checks first, then calls the engine.
 
 Values that go out are the :mod:`spe_host._model` snapshots, never live engine
-objects; a session's output is followed through an :class:`OutputCursor` (the engine's
-follower, typed so that nothing behind it shows), which a front end drives at the pace
-its client reads.
+objects; a session's output is followed through an :class:`OutputCursor`, and a run
+begun by :meth:`Service.begin_execute` awaited through a :class:`PendingRun` (the
+engine's objects, typed so that nothing behind them shows), which a front end drives
+at the pace its client reads.
 Values the engine refuses as arguments (``ValueError``: an invalid id, an unreadable
 script path) become :class:`InvalidArgument`, so every front end answers them the same.
 """
@@ -26,24 +27,23 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
-from typing import Any, Protocol
+from functools import partial
+from typing import Any
 
 import trio
 
-from ._access import (
-    EMBEDDING_PROGRAM,
-    OPERATOR_OPERATIONS,
-    InvalidArgument,
-    Operation,
-    Principal,
-)
+from ._access import EMBEDDING_PROGRAM, OPERATOR_OPERATIONS, InvalidArgument, Operation, Principal
 from ._errors import PermissionDenied, SessionNotFound, SpeError
+
+# Host is re-exported for the signatures of the layers above (`serve(host)`), which
+# hand it to a Service and never use it themselves; InputHandler is what `execute`
+# takes to answer a script's input().
+from ._handles import OutputCursor, PendingRun
 from ._model import (
     Completion,
     ExecutionResult,
-    OutputChunk,
     Progress,
     Role,
     SessionInfo,
@@ -53,10 +53,6 @@ from ._model import (
     StopOutcome,
     StopTicket,
 )
-
-# Host is re-exported for the signatures of the layers above (`serve(host)`), which
-# hand it to a Service and never use it themselves; InputHandler is what `execute`
-# takes to answer a script's input().
 from .engine import Host, InputHandler, read_script, snapshots
 
 __all__ = [
@@ -67,38 +63,12 @@ __all__ = [
     "InvalidArgument",
     "Operation",
     "OutputCursor",
+    "PendingRun",
     "Principal",
     "Service",
 ]
 
 logger = logging.getLogger("spe_host.service")
-
-
-class OutputCursor(Protocol):
-    """What a front end gets to follow a session's output and progress (see :meth:`Service.follow`).
-
-    The engine's follower, seen only through this: offsets and values, never the
-    live session behind it.
-    """
-
-    @property
-    def offset(self) -> int:
-        """The next byte offset this cursor will deliver."""
-        ...
-
-    @property
-    def closed(self) -> bool:
-        """True once the session is removed: nothing new will come."""
-        ...
-
-    def pending(self, max_chunks: int | None = None) -> list[OutputChunk | Progress]:
-        """What can be delivered now: new progress, then output chunks from :attr:`offset`
-        (at most ``max_chunks`` of them; call again for the rest)."""
-        ...
-
-    async def wait(self) -> None:
-        """Wait until :meth:`pending` has something, or the session is closed."""
-        ...
 
 
 class Service:
@@ -171,6 +141,28 @@ class Service:
         """Run ``code`` in ``session`` (created if missing) and return its result.
 
         ``loop`` runs its synchronous statements in the trio thread (loop mode).
+        """
+        pending = self.begin_execute(
+            principal,
+            session,
+            code,
+            interactive=interactive,
+            input_handler=input_handler,
+            loop=loop,
+        )
+        return await pending.result()
+
+    def begin_execute(
+        self,
+        principal: Principal,
+        session: str,
+        code: str,
+        *,
+        interactive: bool = True,
+        input_handler: InputHandler | None = None,
+        loop: bool = False,
+    ) -> PendingRun:
+        """:meth:`execute` without the wait: the run begins; its result comes later.
 
         Follow the run's output with :meth:`follow` from :meth:`output_offset`, read
         just before this call: the run starts without yielding, so nothing it prints
@@ -178,7 +170,7 @@ class Service:
         """
         self.authorize(principal, Operation.EXECUTE)
         with _arguments():
-            return await self._host.execute(
+            return self._host.begin_execute(
                 session,
                 code,
                 interactive=interactive,
@@ -339,13 +331,20 @@ class Service:
     # -- controlling ------------------------------------------------------------------
 
     def stop(
-        self, principal: Principal, *targets: str, reason: str | None = None, force: bool = False
+        self,
+        principal: Principal,
+        *targets: str,
+        reason: str | None = None,
+        force: bool = False,
+        log_later: list[Callable[[], object]] | None = None,
     ) -> dict[str, StopOutcome]:
         """Ask sessions to stop at their next statement; never waits.
 
         Each stop's ticket names the principal (:attr:`Principal.requested_by`) and
         the ``reason``; ``force`` escalates (see :meth:`Host.stop`) and needs the
-        same role as a stop: an operator may force.
+        same role as a stop: an operator may force. The audit log line is the slow
+        part (a write): given ``log_later``, it is appended there as a call for the
+        caller to make once its answer is out, instead of logged now.
         """
         self.authorize(principal, Operation.STOP)
         self._check_patterns(targets)
@@ -355,7 +354,12 @@ class Service:
         requested = [key for key, o in outcomes.items() if o is StopOutcome.REQUESTED]
         if requested or force:
             how = (" (forced)" if force else "") + (f": {reason}" if reason else "")
-            logger.info("%s asked %s to stop%s", principal, ", ".join(requested or outcomes), how)
+            names = ", ".join(requested or outcomes)
+            line = partial(logger.info, "%s asked %s to stop%s", principal, names, how)
+            if log_later is None:
+                line()
+            else:
+                log_later.append(line)
         return outcomes
 
     def stop_ticket(self, principal: Principal, session: str) -> StopTicket | None:

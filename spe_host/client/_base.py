@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from .._errors import LocalProtocolError, RemoteProtocolError
 from ..wire import JSON, Error, Message, Request, Result, Welcome, exception_for
@@ -24,7 +24,15 @@ from ._versions import Feature, require
 if TYPE_CHECKING:
     from ._mux import Multiplexer
 
-__all__ = ["Channel", "ClientBase", "Events", "array_of", "next_event", "result_of"]
+__all__ = [
+    "Channel",
+    "ClientBase",
+    "Events",
+    "array_of",
+    "next_event",
+    "raise_error",
+    "result_of",
+]
 
 
 class Events(Protocol):
@@ -85,15 +93,14 @@ class ClientBase:
     @property
     def _mux(self) -> Multiplexer:
         """The multiplexer, for what streams or prompts (execute, subscribe, watch)."""
-        from ._mux import Multiplexer
-
-        if not isinstance(self._channel, Multiplexer):
+        # `concurrent` tells the two channels apart without importing trio's one.
+        if not self._channel.concurrent:
             raise LocalProtocolError(
                 "this client is connected over a blocking socket, which carries one "
                 "request at a time and cannot stream; connect with spe_host.connect() "
                 "under trio to execute, subscribe or watch"
             )
-        return self._channel
+        return cast("Multiplexer", self._channel)
 
     def _require(self, feature: Feature, *, needed: bool = True) -> None:
         require(self.version, feature, needed=needed)
@@ -125,9 +132,18 @@ async def next_event(events: Events) -> Message:
         ConnectionLost: The connection ended first.
     """
     event = await events.get()
+    raise_error(event)
+    return event
+
+
+def raise_error(event: Message) -> None:
+    """Raise an ``error`` answer as its exception; do nothing with another event.
+
+    Raises:
+        SpeError: ``event`` is an error, as the class the host raised.
+    """
     if isinstance(event, Error):
         raise exception_for(event.code, event.message)
-    return event
 
 
 def array_of(value: JSON, what: str) -> list[Any]:

@@ -124,10 +124,17 @@ class Client(StopRequests):
         """
         from ._execute import run_execute
 
-        self._require(LOOP_MODE, needed=loop)
+        if loop:
+            self._require(LOOP_MODE)
+
+        def make(request_id: int) -> Execute:
+            return Execute(
+                id=request_id, session=session, code=code, interactive=interactive, loop=loop
+            )
+
         return await run_execute(
             self._mux,
-            Execute(id=0, session=session, code=code, interactive=interactive, loop=loop),
+            make,
             on_output=on_output,
             on_input=on_input,
             on_progress=on_progress,

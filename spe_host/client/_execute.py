@@ -9,7 +9,6 @@ functions or coroutine functions; they get the model values
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import sys
 from collections.abc import Awaitable, Callable
@@ -21,11 +20,12 @@ import trio
 from .._errors import SpeError
 from .._groups import sole_exception
 from .._model import ExecutionResult, InputPrompt, OutputChunk, ProgressReport
-from ..wire import Done, Execute, InputRequest, Output
+from ..wire import Done, Execute, InputRequest, Message, Output
 from ..wire import Progress as ProgressEvent
+from ._base import raise_error
 from ._follow import chunk_of, progress_of
 from ._inbox import Inbox
-from ._mux import Multiplexer, next_event
+from ._mux import Multiplexer
 
 __all__ = ["InputCallback", "run_execute"]
 
@@ -38,30 +38,31 @@ _T = TypeVar("_T")
 
 async def run_execute(
     mux: Multiplexer,
-    request: Execute,
+    make: Callable[[int], Execute],
     *,
     on_output: Callable[[OutputChunk], object] | None,
     on_input: InputCallback | None,
     on_progress: Callable[[ProgressReport], object] | None,
     timeout: float,
 ) -> ExecutionResult:
-    """Send ``request`` (its id is replaced by a fresh one) and follow it to its ``done``."""
+    """Send the request ``make(id)`` builds and follow it to its ``done``."""
     # Unbounded, as in 0.1: a run's output is never dropped on its way to a slow
     # callback (the host's writer holds back what the socket cannot take), and `done`
     # ends it. Only streams (subscribe, watch) fold what their reader does not take.
-    async with mux.request(
-        lambda request_id: dataclasses.replace(request, id=request_id), backlog=sys.maxsize
-    ) as inbox:
-        # Most runs never call input(): the nursery that answers prompts opens at the
-        # first one, so a plain run costs no nursery.
-        event = await _forward(inbox, on_output, on_progress)
+    async with mux.request(make, backlog=sys.maxsize) as inbox:
+        event = await inbox.get()
+        if type(event) is Done:  # a run without output: done is its only event
+            return event.result
+        event = await _forward(inbox, event, on_output, on_progress)
         if isinstance(event, Done):
             return event.result
+        # Most runs never call input(): the nursery that answers prompts opens at the
+        # first one, so a plain run costs no nursery.
         with sole_exception():
             async with trio.open_nursery() as prompts:
                 while isinstance(event, InputRequest):
                     prompts.start_soon(_answer_input, mux, event, on_input, timeout)
-                    event = await _forward(inbox, on_output, on_progress)
+                    event = await _forward(inbox, await inbox.get(), on_output, on_progress)
                 prompts.cancel_scope.cancel()
                 return event.result
     raise AssertionError("unreachable")  # pragma: no cover
@@ -69,12 +70,12 @@ async def run_execute(
 
 async def _forward(
     inbox: Inbox,
+    event: Message,
     on_output: Callable[[OutputChunk], object] | None,
     on_progress: Callable[[ProgressReport], object] | None,
 ) -> Done | InputRequest:
-    """Hand output and progress to their callbacks until a prompt or the end comes."""
+    """Hand ``event`` and the next ones to their callbacks until a prompt or the end."""
     while True:
-        event = await next_event(inbox)
         if isinstance(event, Output):
             if on_output is not None:
                 await _call(on_output, chunk_of(event))
@@ -83,6 +84,9 @@ async def _forward(
                 await _call(on_progress, progress_of(event))
         elif isinstance(event, Done | InputRequest):
             return event
+        else:
+            raise_error(event)
+        event = await inbox.get()
 
 
 async def _answer_input(

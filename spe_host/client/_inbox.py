@@ -65,7 +65,8 @@ class Inbox:
         # end), or None when nothing was dropped.
         self._gap_from: int | None = None
         self._ended: str | None = None
-        self._wakeup = trio.Event()
+        # The task parked in get() until an event comes (one task reads an inbox).
+        self._waiter: trio.lowlevel.Task | None = None
 
     def put(self, event: Message) -> None:
         """Queue an event; never blocks (see the module's notes on folding)."""
@@ -80,13 +81,13 @@ class Inbox:
                 self._gap_from = None
             self._streamed += 1
         self._events.append(event)
-        self._wakeup.set()
+        self._wake()
 
     def close(self, reason: str) -> None:
         """End the inbox: after what is queued, :meth:`get` raises ``ConnectionLost(reason)``."""
         if self._ended is None:
             self._ended = reason
-            self._wakeup.set()
+            self._wake()
 
     async def get(self) -> Message:
         """The next event, waiting for one.
@@ -94,17 +95,31 @@ class Inbox:
         Raises:
             ConnectionLost: The connection ended and every queued event was read.
         """
+        waited = not self._events
         while not self._events:
             if self._ended is not None:
                 await trio.lowlevel.checkpoint()
                 raise ConnectionLost(self._ended)
-            await self._wakeup.wait()
-            self._wakeup = trio.Event()
+            self._waiter = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(self._abort)
         event = self._events.popleft()
         if isinstance(event, _STREAMED):
             self._streamed -= 1
-        await trio.lowlevel.checkpoint()
+        if not waited:
+            # Taken from the queue, then the checkpoint: the reader, run there, finds
+            # room for one more stream event. A wait was the checkpoint already, and
+            # the event that ended it is returned without one more scheduling pass.
+            await trio.lowlevel.checkpoint()
         return event
+
+    def _wake(self) -> None:
+        if self._waiter is not None:
+            trio.lowlevel.reschedule(self._waiter)
+            self._waiter = None
+
+    def _abort(self, _: object) -> trio.lowlevel.Abort:
+        self._waiter = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
     def _fold(self, event: Output | Progress | StateChanged) -> None:
         if isinstance(event, Output):
@@ -131,4 +146,4 @@ class Inbox:
         else:
             del self._events[superseded]
         self._events.append(event)
-        self._wakeup.set()
+        self._wake()

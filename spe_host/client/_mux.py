@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
 
 import trio
 
@@ -85,25 +86,19 @@ class Multiplexer:
         """A request id not used before on this connection."""
         return next(self._ids)
 
-    @asynccontextmanager
-    async def request(
+    def request(
         self, make: Callable[[int], Request], *, backlog: int = STREAM_BACKLOG
-    ) -> AsyncIterator[Inbox]:
+    ) -> AbstractAsyncContextManager[Inbox]:
         """Send the request ``make(id)`` builds, and yield the inbox of its events.
 
-        Leaving the block stops routing its events (later ones are dropped).
+        Leaving the block stops routing its events (later ones are dropped). The
+        block's caller waits on the inbox next, and that wait is the send's schedule
+        point (so a request costs one pass through the scheduler less).
 
         Raises:
             ConnectionLost: The connection has ended.
         """
-        request_id = self.next_id()
-        inbox = Inbox(request_id, backlog=backlog)
-        self._inboxes[request_id] = inbox
-        try:
-            await self.send(make(request_id))
-            yield inbox
-        finally:
-            del self._inboxes[request_id]
+        return _Request(self, make, backlog)
 
     @asynccontextmanager
     async def requests(self, *makes: Callable[[int], Request]) -> AsyncIterator[list[Inbox]]:
@@ -141,6 +136,7 @@ class Multiplexer:
         await self._send(lambda: self.framed.send(message))
 
     async def _send(self, sending: Callable[[], Awaitable[None]]) -> None:
+        """Run ``sending`` (a send to the framed stream) unless the connection ended."""
         if self._ended is not None or self.framed.gone:
             raise ConnectionLost(self._ended or self._unexpected())
         try:
@@ -208,3 +204,40 @@ class Multiplexer:
 
     def _unexpected(self) -> str:
         return f"the connection to {self.address} ended unexpectedly; connect again"
+
+
+class _Request:
+    """The block of one request: its inbox gets the request's events while it lasts.
+
+    A class rather than an ``asynccontextmanager``: every execute enters one, and a
+    generator's block costs a dozen calls more.
+    """
+
+    __slots__ = ("_backlog", "_inbox", "_make", "_mux")
+
+    def __init__(self, mux: Multiplexer, make: Callable[[int], Request], backlog: int) -> None:
+        self._mux = mux
+        self._make = make
+        self._backlog = backlog
+        self._inbox: Inbox | None = None
+
+    async def __aenter__(self) -> Inbox:
+        mux = self._mux
+        inbox = self._inbox = Inbox(mux.next_id(), backlog=self._backlog)
+        mux._inboxes[inbox.request_id] = inbox
+        try:
+            message = self._make(inbox.request_id)
+            await mux._send(lambda: mux.framed.send(message, schedule_point=False))
+        except BaseException:
+            del mux._inboxes[inbox.request_id]
+            raise
+        return inbox
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._inbox is not None
+        del self._mux._inboxes[self._inbox.request_id]

@@ -30,7 +30,8 @@ reaches it through :mod:`spe_host.service`. Modules, bottom up:
     _watch        Watcher: state changes pushed, coalesced per session
     _registry     the sessions by id, and the operations that only look at them
     _lifetime     idle expiry, and stopping what runs when the host exits
-    _script       reading a script file without letting it stall the host
+    _script       a script's file, read without letting it stall the host, and its args
+    _pending      PendingExecution: an execute begun, and the caller's hold on its result
     _match        linear-time glob patterns over session ids, with limits
     _host         Host: the cmdlet family
     _open         open_host: a Host with its nursery, and its exit
@@ -41,6 +42,7 @@ from ._execution import InputHandler
 from ._follow import Follower
 from ._host import DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEP_RESULTS, Host
 from ._open import open_host
+from ._pending import PendingExecution
 from ._script import MAX_SCRIPT_SIZE, read_script
 from ._session import ScriptSession, SpeHandle
 from ._snapshot import snapshots
@@ -54,6 +56,7 @@ __all__ = [
     "Follower",
     "Host",
     "InputHandler",
+    "PendingExecution",
     "ScriptSession",
     "SpeHandle",
     "complete",

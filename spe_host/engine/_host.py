@@ -49,20 +49,20 @@ import trio
 
 from .._errors import NoResult, SessionBusy, SpeError
 from .._model import DEFAULT_REQUEST_LIMITS, ExecutionResult, RequestLimits, StopOutcome
-from . import _instrument, _streams
+from . import _streams
 from ._execution import Execution, InputHandler
 from ._lifetime import stop_and_wait
 from ._observe import Observer
+from ._pending import PendingExecution
 from ._registry import Registry
 from ._runs import DEFAULT_KEEP_RESULTS
-from ._script import source_of
+from ._script import check_args, source_of
 from ._session import ScriptSession
 from ._watchdog import DEFAULT_LOOP_TIMEOUT, Watchdog
 
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "DEFAULT_KEEP_RESULTS", "Host", "NoResult"]
 
 DEFAULT_IDLE_TIMEOUT = 30 * 60.0
-_RESERVED_ARGS = frozenset({"spe", "__builtins__", *_instrument.RESERVED_NAMES})
 
 
 class Host(Registry):
@@ -171,7 +171,7 @@ class Host(Registry):
             self.observer.check_writable()
         filename = read_from or filename
         if args is not None:
-            _check_args(args)
+            check_args(args)
         session = self._get_or_create(id, autodispose=id is None)
         if session.is_active():
             raise session._busy_error("start another job in it")
@@ -191,8 +191,7 @@ class Host(Registry):
         )
         if args:
             session.namespace.update(args)
-        self._nursery.start_soon(self._run, session, execution, name=f"spe session {session.id}")
-        self._notify()
+        self._launch(session, execution)
         return session
 
     async def execute(
@@ -234,6 +233,33 @@ class Host(Registry):
                 the run (nothing of it runs).
             SpeError: The host is closed (its ``open_host`` block has ended).
         """
+        pending = self.begin_execute(
+            id,
+            code,
+            interactive=interactive,
+            input_handler=input_handler,
+            loop=loop,
+            by=by,
+            connection=connection,
+        )
+        return await pending.result()
+
+    def begin_execute(
+        self,
+        id: str,
+        code: str,
+        *,
+        interactive: bool = True,
+        input_handler: InputHandler | None = None,
+        loop: bool = False,
+        by: str = "embedding program",
+        connection: str | None = None,
+    ) -> PendingExecution:
+        """:meth:`execute` without the wait: begin the run, return the hold on its result.
+
+        Takes the arguments of :meth:`execute` and raises what it raises before the
+        run begins; the run starts at the caller's next checkpoint.
+        """
         self._check_open()
         if self.observer is not None:
             self.observer.check_writable()
@@ -249,17 +275,12 @@ class Host(Registry):
             by=by,
             connection=connection,
         )
+        self._launch(session, execution)
+        return PendingExecution(session, execution)
+
+    def _launch(self, session: ScriptSession, execution: Execution) -> None:
         self._nursery.start_soon(self._run, session, execution, name=f"spe session {session.id}")
         self._notify()
-        await execution.finished.wait()
-        result = execution.result
-        assert result is not None
-        # The caller has it: not kept, or ten REPL statements would push out a job's
-        # result. (Kept as the run ended, before this woke; a cancelled caller's stays.)
-        session.runs.delivered(result.run)
-        if execution.refused is not None:
-            raise execution.refused
-        return result
 
     async def _run(self, session: ScriptSession, execution: Execution) -> None:
         try:
@@ -375,18 +396,3 @@ class Host(Registry):
     def _check_open(self) -> None:
         if self._closed:
             raise SpeError(f"host {self.name!r} is closed and takes no new work; open a new host")
-
-
-def _check_args(args: dict[str, Any]) -> None:
-    bad = [key for key in args if not str(key).isidentifier()]
-    if bad:
-        raise ValueError(
-            f"args must be valid Python names; {', '.join(map(repr, bad))} "
-            "cannot be bound as variables"
-        )
-    taken = sorted(set(args) & _RESERVED_ARGS)
-    if taken:
-        raise ValueError(
-            f"{', '.join(map(repr, taken))} cannot be passed as args: the host "
-            "binds those names in every session; rename the argument"
-        )

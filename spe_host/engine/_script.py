@@ -1,4 +1,5 @@
-"""Reading a script file for ``start(path=...)``, without letting the file stall the host.
+"""A script's inputs for ``start``: its file, read without letting it stall the host,
+and the variables it is given (``args``).
 
 Theory of operation
 -------------------
@@ -15,11 +16,12 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Final
+from typing import Any, Final
 
 from .._model import DEFAULT_REQUEST_LIMITS
+from . import _instrument
 
-__all__ = ["MAX_SCRIPT_SIZE", "read_script", "source_of"]
+__all__ = ["MAX_SCRIPT_SIZE", "check_args", "read_script", "source_of"]
 
 #: The largest script file ``start(path=...)`` reads, in bytes.
 MAX_SCRIPT_SIZE: Final = DEFAULT_REQUEST_LIMITS.max_script_size
@@ -102,3 +104,26 @@ def source_of(
         return read_script(path, max_size)
     assert code is not None
     return code, None
+
+
+_RESERVED_ARGS: Final = frozenset({"spe", "__builtins__", *_instrument.RESERVED_NAMES})
+
+
+def check_args(args: dict[str, Any]) -> None:
+    """Refuse ``start(args=...)`` names that are not identifiers or that the host binds.
+
+    Raises:
+        ValueError: A name is not a valid Python name, or is reserved.
+    """
+    bad = [key for key in args if not str(key).isidentifier()]
+    if bad:
+        raise ValueError(
+            f"args must be valid Python names; {', '.join(map(repr, bad))} "
+            "cannot be bound as variables"
+        )
+    taken = sorted(set(args) & _RESERVED_ARGS)
+    if taken:
+        raise ValueError(
+            f"{', '.join(map(repr, taken))} cannot be passed as args: the host "
+            "binds those names in every session; rename the argument"
+        )

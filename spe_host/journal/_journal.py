@@ -317,27 +317,15 @@ class Journal:
         )
 
     def ticket_changed(self, ticket: StopTicket) -> None:
-        """A stop was requested, or the run it stopped ended (the ticket as it is now)."""
+        """A stop was requested, or the run it stopped ended (the ticket as it is now).
+
+        Only the frozen ticket is queued: its row is made in the writer's thread, off
+        the path of the stop's answer.
+        """
         stream = self._streams.get(ticket.session)
         if self._writer is None or stream is None:
             return
-        row = {
-            "id": ticket.id,
-            "session": ticket.session,
-            "run": ticket.run,
-            "requested_at": ticket.requested_at,
-            "requested_by": ticket.requested_by,
-            "reason": ticket.reason,
-            "phase": ticket.phase.value,
-            "landed_at": ticket.landed_at,
-            "landed_time": ticket.landed_time,
-            "finished_at": ticket.finished_at,
-            "status": None if ticket.status is None else ticket.status.value,
-            "forced_at": ticket.forced_at,
-            "note": ticket.note,
-        }
-        at = ticket.finished_at if ticket.finished_at is not None else ticket.requested_at
-        self._writer.put(Record(partial(Store.ticket, stream_id=stream, ticket=row, at=at)))
+        self._writer.put(Record(partial(_store_ticket, stream_id=stream, ticket=ticket)))
 
     def auth(self, *, who: str, ok: bool, role: str | None, how: str, detail: str | None) -> None:
         """Someone logged in (``ok``) or was refused; ``how``: ``unix``, ``token``, ``http``."""
@@ -345,3 +333,23 @@ class Journal:
             return
         info = {"role": role, "how": how, "detail": detail}
         self._writer.put(Record(partial(Store.auth, at=time.time(), ok=ok, who=who, detail=info)))
+
+
+def _store_ticket(store: Store, *, stream_id: int, ticket: StopTicket) -> None:
+    row = {
+        "id": ticket.id,
+        "session": ticket.session,
+        "run": ticket.run,
+        "requested_at": ticket.requested_at,
+        "requested_by": ticket.requested_by,
+        "reason": ticket.reason,
+        "phase": ticket.phase.value,
+        "landed_at": ticket.landed_at,
+        "landed_time": ticket.landed_time,
+        "finished_at": ticket.finished_at,
+        "status": None if ticket.status is None else ticket.status.value,
+        "forced_at": ticket.forced_at,
+        "note": ticket.note,
+    }
+    at = ticket.finished_at if ticket.finished_at is not None else ticket.requested_at
+    store.ticket(stream_id, row, at)

@@ -18,7 +18,9 @@ and answered by the reader itself, and every other request runs as a task of its
 the same connection still runs. A stop handled in the reader reaches the run one
 scheduling pass sooner: while a session spins, every pass waits for the interpreter
 lock for up to a switch interval. A stop that came in the same read as the ``execute``
-or ``start`` it targets first lets that request begin its run, so it finds the run.
+or ``start`` it targets first lets that request begin its run, so it finds the run;
+the answers to a stop and to the requests read with it leave in one write
+(:mod:`._cork`).
 Frames go out through the one writer of :class:`~spe_host.transport.FramedStream`.
 
 Before its first byte is read, a connection passes the listener's gate
@@ -62,6 +64,7 @@ from ..wire import (
 )
 from ._admit import has_sent
 from ._core import Admit, ServerCore
+from ._cork import Cork
 from ._gate import Pass
 from ._requests import Requests
 
@@ -113,6 +116,7 @@ class ServerConnection:
             outbox_bytes=core.limits.outbox_bytes,
         )
         self.requests = Requests(self)
+        self._cork = Cork(self.framed)
 
     async def run(self) -> None:
         """Serve the connection until either side ends it."""
@@ -292,11 +296,16 @@ class ServerConnection:
                 # An execute or start read just before it has its run begun first.
                 await self.requests.begun()
                 self.requests.accept(event)
+                self._cork.begin()
                 await self.requests.run(event)
             else:
                 assert isinstance(event, Request)
                 self.requests.accept(event)
-                nursery.start_soon(self.requests.run, event)
+                batch = self._cork.join()
+                if batch is None:
+                    nursery.start_soon(self.requests.run, event)
+                else:
+                    nursery.start_soon(self._cork.run, batch, self.requests.run, event)
 
     def spawn(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
         """Run ``fn(*args)`` as a task of this connection (it ends with the connection).

@@ -8,17 +8,16 @@ Connection enforces that, so a handler that raises after answering is a bug, not
 second answer. An :class:`~spe_host.SpeError` becomes an ``error`` with its code, and
 the connection stays open; anything else is logged and answered ``internal``.
 
-**Execute.** The run itself goes on in the host's nursery (the service calls
-``Host.execute``), never in the connection's, so a client that goes away does not stop
-it. Beside it, a follower forwards the session's output and progress from the offset
-it had when the run was submitted; when the run ends the rest is flushed, then
-``done``. The follower is a task of the connection, cancelled as the run ends, so
-``done`` never waits for it to wind down: a run that printed nothing is answered in
-the scheduling pass that sees it end, and the count shutdown waits on drops when
-``done`` is written. ``input()`` flushes what was printed before it, sends
-``input_request`` and waits for the matching ``input_reply``; a connection that is
-gone answers end-of-file.
-A lock per run keeps the follower's chunks in order when the input handler flushes.
+**Execute.** The run itself goes on in the host's nursery (the service begins it,
+``Host.begin_execute``), never in the connection's, so a client that goes away does
+not stop it. The request's own task forwards the session's output and progress from
+the offset it had when the run was begun, waiting for the session's next change
+between flushes; when the run ends the rest is flushed, then ``done``: a run that
+printed nothing is answered in the scheduling pass that sees it end, and the count
+shutdown waits on drops when ``done`` is written. ``input()`` flushes what was
+printed before it, sends ``input_request`` and waits for the matching
+``input_reply``; a connection that is gone answers end-of-file.
+A lock per run keeps the chunks in order when the input handler flushes.
 
 **Streams.** ``subscribe`` follows a session's output until the session is removed or
 the client cancels; ``watch`` forwards pushed state changes until cancelled. Both
@@ -36,7 +35,7 @@ import trio
 
 from .._errors import ConnectionLost, LocalProtocolError, SessionBusy, SpeError
 from .._model import InputPrompt, Progress, StopTicket
-from ..service import InputHandler, Operation
+from ..service import InputHandler, Operation, OutputCursor, PendingRun
 from ..wire import (
     Complete,
     Done,
@@ -200,25 +199,19 @@ class Requests:
         run = Run(self._service.output_offset(principal, request.session))
         self._core.execute_started()
         counted = True
-        # The follower is a task of the connection, not of this request: when the run
-        # ends, `done` goes out at once instead of after the follower has wound down.
-        following = trio.CancelScope()
-        self._conn.spawn(self._follow_run, request, run, following)
         try:
-            try:
-                result = await self._service.execute(
-                    principal,
-                    request.session,
-                    request.code,
-                    interactive=request.interactive,
-                    input_handler=self._input_handler(request, run),
-                    loop=request.loop,
-                )
-            finally:
-                following.cancel()
-            if run.follower is not None:
-                # What the follower had no time to forward before it was cancelled.
-                await self._sender.drain(request.id, request.session, run)
+            pending = self._service.begin_execute(
+                principal,
+                request.session,
+                request.code,
+                interactive=request.interactive,
+                input_handler=self._input_handler(request, run),
+                loop=request.loop,
+            )
+            # Made before the run's first step: it misses nothing the run prints.
+            run.follower = self._follower(request.session, run.offset)
+            await self._forward_run(request, run, pending)
+            result = pending.take()
             # Shutdown waits until `done` has reached the stream, not just a queue.
             await self._sender.send_result(
                 lambda r: Done(id=request.id, result=r), result, self._core.execute_finished
@@ -228,29 +221,34 @@ class Requests:
             if counted:
                 self._core.execute_finished()
 
-    async def _follow_run(self, request: Execute, run: Run, scope: trio.CancelScope) -> None:
-        with scope:
-            # Spawned before service.execute was called, so this first runs after it
-            # has made the session and begun the run, or failed and cancelled us (the
-            # first wait then raises): no checkpoint of its own is needed first.
-            try:
-                # The run starts with no progress; only what the script reports is news.
-                run.follower = self._service.follow(
-                    self._conn.principal,
-                    request.session,
-                    run.offset,
-                    chunk_chars=self._core.output_chunk,
-                    progress=Progress(),
-                )
-            except SpeError:
-                return
-            try:
-                await self._sender.pump(request.id, request.session, run)
-            except ConnectionLost:
-                pass  # the request's own task finds that out and ends
-            except Exception:
-                # A bug in here must not take the connection's other requests down.
-                logger.exception("forwarding the output of execute %d failed", request.id)
+    def _follower(self, session: str, offset: int) -> OutputCursor:
+        # A request's follower starts with no progress seen: any the session
+        # reports is news.
+        return self._service.follow(
+            self._conn.principal,
+            session,
+            offset,
+            chunk_chars=self._core.output_chunk,
+            progress=Progress(),
+        )
+
+    async def _forward_run(self, request: Execute, run: Run, pending: PendingRun) -> None:
+        # The run's output goes out as it comes, from this task: no follower task
+        # to start and cancel, and a run that printed nothing is answered in the
+        # pass that sees it end. Between the last look at the output and the wait
+        # there is no checkpoint, so no change is missed.
+        try:
+            while True:
+                await self._sender.drain(request.id, request.session, run)
+                if pending.done:
+                    return
+                await pending.wait_changed()
+        except ConnectionLost:
+            raise
+        except Exception:
+            # A bug in forwarding must not cost the client its result.
+            logger.exception("forwarding the output of execute %d failed", request.id)
+        await pending.result()
 
     def _input_handler(self, request: Execute, run: Run) -> InputHandler:
         async def answer(prompt: InputPrompt) -> str | None:
@@ -300,10 +298,15 @@ class Requests:
         await self._sender.reply(request.id, encode_records(infos))
 
     async def _stop(self, request: Stop) -> None:
+        audit: list[Callable[[], object]] = []  # its log line: written once the answer is out
         outcomes = self._service.stop(
-            self._conn.principal, *request.targets, reason=request.reason, force=request.force
+            self._conn.principal,
+            *request.targets,
+            reason=request.reason,
+            force=request.force,
+            log_later=audit,
         )
-        await self._sender.reply(request.id, {key: value.value for key, value in outcomes.items()})
+        await self._sender.reply(request.id, {k: o.value for k, o in outcomes.items()}, then=audit)
 
     async def _ticket(self, request: Ticket) -> None:
         principal = self._conn.principal
@@ -359,13 +362,7 @@ class Requests:
             # client wants to see where a running job stands: it has seen no progress
             # yet, so any progress the session reports is news.
             run = Run(min(request.from_offset, info.output_offset))
-            run.follower = self._service.follow(
-                principal,
-                request.session,
-                run.offset,
-                chunk_chars=self._core.output_chunk,
-                progress=Progress(),
-            )
+            run.follower = self._follower(request.session, run.offset)
             with self._stream(request.id):
                 await self._sender.pump(request.id, request.session, run)
             # A cancelled stream may have taken items it did not send; a removed session

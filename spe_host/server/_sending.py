@@ -9,10 +9,11 @@ the output buffer uses for dropped text (the output was streamed already and sta
 replayable by offset).
 
 A session's output and progress reach a client through an engine
-:class:`~spe_host.service.OutputCursor`, pumped by a task of the request. Every send
-either queued its frame whole or not at all, so when a pump is cancelled halfway (the
-run ended, the client cancelled) the items it took but did not send go back to the
-run's backlog, and the next flush starts with them: nothing is lost or doubled. A
+:class:`~spe_host.service.OutputCursor`, pumped by a task of the request. The frames of
+one flush (a few chunks) are joined and queued as one, whole or not at all: one write
+and one wake-up of the client a batch, not one a chunk; and when a pump is cancelled
+(the run ended, the client cancelled) the items it took but did not queue go back to
+the run's backlog, and the next flush starts with them: nothing is lost or doubled. A
 lock per run keeps the order when the input handler flushes too.
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import trio
 
@@ -65,7 +66,13 @@ class Sender:
     async def send(self, message: Message) -> None:
         await self._framed.send(message)
 
-    async def reply(self, request_id: int, value: JSON) -> None:
+    async def reply(
+        self, request_id: int, value: JSON, *, then: Sequence[Callable[[], object]] = ()
+    ) -> None:
+        """Answer a request with ``result``; ``then`` runs once the answer is on the stream.
+
+        Or once it never will be: ``then`` runs exactly once however the send ends.
+        """
         try:
             frame = self._framed.connection.send(Result(id=request_id, value=value))
         except LocalProtocolError as exc:
@@ -79,7 +86,15 @@ class Sender:
                     f"{self._max_frame} bytes; ask for less at a time",
                 )
             )
-        await self._framed.send_frame(frame)
+        if not then:
+            await self._framed.send_frame(frame)
+            return
+        written = _Once(then)
+        try:
+            await self._framed.send_frame(frame, written=written)
+        except BaseException:
+            written()  # the frame was not queued (or, cancelled late, it runs once anyway)
+            raise
 
     async def send_result(
         self,
@@ -132,36 +147,23 @@ class Sender:
         items: list[OutputChunk | Progress],
         backlog: list[OutputChunk | Progress] | None = None,
     ) -> None:
-        """Send ``items`` in order; on cancellation the unsent ones go back to ``backlog``.
+        """Send ``items`` in order, in one write; on cancellation they go back to ``backlog``.
 
-        A send either queued its frame whole or not at all, so nothing is lost or
-        doubled when a pump is cancelled halfway and the next flush starts with them.
+        Their frames are joined and queued as one, so a batch costs one write (and one
+        wake-up of the peer), not one per chunk; the queueing is whole or nothing, so
+        nothing is lost or doubled when a pump is cancelled and the next flush starts
+        with them.
         """
-        for index, item in enumerate(items):
-            try:
-                await self._send_item(request_id, session, item)
-            except BaseException:
-                if backlog is not None:
-                    backlog[:0] = items[index:]
-                raise
-
-    async def _send_item(self, request_id: int, session: str, item: OutputChunk | Progress) -> None:
-        if isinstance(item, OutputChunk):
-            await self.send(
-                Output(
-                    id=request_id,
-                    session=session,
-                    offset=item.offset,
-                    text=item.text,
-                    dropped=item.dropped,
-                )
-            )
-        else:
-            await self.send(
-                ProgressEvent(
-                    id=request_id, session=session, percent=item.percent, message=item.message
-                )
-            )
+        if not items:
+            return
+        try:
+            connection = self._framed.connection
+            frames = [connection.send(_event(request_id, session, item)) for item in items]
+            await self._framed.send_frame(frames[0] if len(frames) == 1 else b"".join(frames))
+        except BaseException:
+            if backlog is not None:
+                backlog[:0] = items
+            raise
 
     async def pump(self, request_id: int, session: str, run: Run) -> None:
         """Forward the follower's output and progress until its session is closed."""
@@ -197,6 +199,32 @@ class Sender:
                 pass
         finally:
             run.lock.release()
+
+
+class _Once:
+    """Calls its functions, in order, the first time it is called."""
+
+    __slots__ = ("_calls",)
+
+    def __init__(self, calls: Sequence[Callable[[], object]]) -> None:
+        self._calls: Sequence[Callable[[], object]] | None = calls
+
+    def __call__(self) -> None:
+        calls, self._calls = self._calls, None
+        for call in calls or ():
+            call()
+
+
+def _event(request_id: int, session: str, item: OutputChunk | Progress) -> Message:
+    if isinstance(item, OutputChunk):
+        return Output(
+            id=request_id,
+            session=session,
+            offset=item.offset,
+            text=item.text,
+            dropped=item.dropped,
+        )
+    return ProgressEvent(id=request_id, session=session, percent=item.percent, message=item.message)
 
 
 def _json_size(text: str) -> int:

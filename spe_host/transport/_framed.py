@@ -6,7 +6,8 @@ The server and the client both speak the wire protocol over a byte stream, and b
 need the same two loops around the sans-IO :class:`~spe_host.wire.Connection`:
 
 * **Reading.** :meth:`FramedStream.receive` asks the connection for its next event and,
-  while it needs data, reads from the stream. The end of the stream (or a broken one)
+  while it needs data, reads from the stream (:mod:`._reading`, which on a plain
+  socket waits before it reads). The end of the stream (or a broken one)
   is fed as ``b""``, so the connection decides whether the peer closed cleanly
   (``None`` here) or in the middle of a frame (``RemoteProtocolError``).
 * **Writing.** Many tasks answer at once, but frames must never interleave on the wire,
@@ -25,6 +26,12 @@ need the same two loops around the sans-IO :class:`~spe_host.wire.Connection`:
   the writer, first in line; no checkpoint comes between the write and the queueing,
   so a cancelled sender cannot leave half a frame behind, and no other frame can
   slip in between.
+* **Holding.** On this kind of machine the write that wakes the peer is the costly
+  part of an answer, so answers that the peer waits for together should leave in one
+  write. :meth:`FramedStream.hold` queues the frames sent from then on without
+  writing them, until :meth:`FramedStream.release` (which writes them through at
+  once, joined) or the hold's deadline (the writer then sends them): a hold never
+  keeps a frame longer than that. The owner decides what belongs together.
 
 When the stream breaks, sends raise :class:`~spe_host.ConnectionLost` and the
 ``on_lost`` callback runs once, so the owner can cancel what still works for that peer.
@@ -41,6 +48,7 @@ import trio
 
 from .._errors import ConnectionLost
 from ..wire import CLOSED, NEED_DATA, Connection, Message, Refused
+from ._reading import StreamReader
 
 __all__ = ["FramedStream"]
 
@@ -76,6 +84,8 @@ class FramedStream:
         bytes_received: Bytes read from the peer so far.
         gone: True once the stream is known to be unusable for writing.
         writer_done: Set when the writer has stopped (drained and closed, or broken).
+        before_read: Called whenever :meth:`receive` is about to read from the stream
+            (None: nothing is).
     """
 
     def __init__(
@@ -96,6 +106,7 @@ class FramedStream:
         self.bytes_received = 0
         self.gone = False
         self.writer_done = trio.Event()
+        self.before_read: Callable[[], object] | None = None
         self._on_lost = on_lost
         self._budget = outbox_bytes
         # Frames queued for the writer, and their bytes plus those being written now.
@@ -105,8 +116,12 @@ class FramedStream:
         self._waiting: deque[_Waiting] = deque()
         self._closed = False
         self._writer_lot = trio.lowlevel.ParkingLot()
+        # While frames are held (see hold()): until when, at the latest.
+        self._held_until: float | None = None
+        self._writing = False  # the writer is in send_all
         # The socket to write through to, when the stream is a plain socket.
         self._socket = stream.socket if type(stream) is trio.SocketStream else None
+        self._reader = StreamReader(stream)
 
     @property
     def queued_bytes(self) -> int:
@@ -127,10 +142,9 @@ class FramedStream:
             if event is NEED_DATA:
                 if self.eof:
                     return None
-                try:
-                    data = bytes(await self.stream.receive_some(size))
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    data = b""
+                if self.before_read is not None:
+                    self.before_read()
+                data = await self._reader.read(size)
                 if not data:
                     self.eof = True
                 self.bytes_received += len(data)
@@ -145,13 +159,18 @@ class FramedStream:
 
     # -- writing ----------------------------------------------------------------------
 
-    async def send(self, message: Message, *, written: Written | None = None) -> None:
+    async def send(
+        self, message: Message, *, written: Written | None = None, schedule_point: bool = True
+    ) -> None:
         """Serialise ``message`` and queue it for the writer.
 
         Args:
             message: The message to send.
             written: Called once the frame has been handed to the stream (not just
                 queued), or once it never will be because the stream broke.
+            schedule_point: False for a caller that waits right after (a request
+                waiting for its answer): that wait is the schedule point, and a frame
+                that goes out at once skips the pass through the scheduler here.
 
         Raises:
             LocalProtocolError: The protocol does not allow this message now.
@@ -159,10 +178,14 @@ class FramedStream:
         """
         if self.gone:
             raise self._lost_error()
-        await self.send_frame(self.connection.send(message), written=written)
+        await self.send_frame(
+            self.connection.send(message), written=written, schedule_point=schedule_point
+        )
 
-    async def send_frame(self, frame: bytes, *, written: Written | None = None) -> None:
-        """Queue a frame that :meth:`Connection.send` made already.
+    async def send_frame(
+        self, frame: bytes, *, written: Written | None = None, schedule_point: bool = True
+    ) -> None:
+        """Queue a frame that :meth:`Connection.send` made already (arguments as :meth:`send`).
 
         Waits while the outbox is over its budget; the frame is then queued whole, or -
         if the wait is cancelled - not at all. With nothing queued, a plain socket
@@ -174,16 +197,23 @@ class FramedStream:
         await trio.lowlevel.checkpoint_if_cancelled()
         if self._closed:
             raise self._lost_error()
-        if self._queued_bytes == 0 and not self._waiting and self._socket is not None:
+        if (
+            self._queued_bytes == 0
+            and not self._waiting
+            and self._socket is not None
+            and self._held_until is None
+        ):
             frame = self._write_through(frame)
             if not frame:
                 if written is not None:
                     written()
-                await trio.lowlevel.cancel_shielded_checkpoint()
+                if schedule_point:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
                 return
         if not self._waiting and self._fits(len(frame)):
             self._push(frame, written)
-            await trio.lowlevel.cancel_shielded_checkpoint()
+            if schedule_point:
+                await trio.lowlevel.cancel_shielded_checkpoint()
             return
         waiting = _Waiting(frame, written)
         self._waiting.append(waiting)
@@ -222,7 +252,59 @@ class FramedStream:
     def _push(self, frame: bytes, written: Written | None) -> None:
         self._queue.append((frame, written))
         self._queued_bytes += len(frame)
-        self._writer_lot.unpark_all()
+        # A held frame wakes the writer only to watch the hold's deadline.
+        if self._held_until is None or len(self._queue) == 1:
+            self._writer_lot.unpark_all()
+
+    # -- holding ----------------------------------------------------------------------
+
+    @property
+    def held(self) -> bool:
+        """True while frames sent are held back (see :meth:`hold`)."""
+        return self._held_until is not None
+
+    def hold(self, until: float) -> None:
+        """Hold the frames sent from now on, until :meth:`release` or the time ``until``.
+
+        Frames keep their order and are queued as always (the outbox's budget counts
+        them); only their writing waits, so the ones that answer requests read together
+        can leave in one write. A hold already in place keeps its deadline.
+        """
+        if self._held_until is None and not self._closed:
+            self._held_until = until
+
+    def release(self) -> None:
+        """End the hold: write what is queued now, joined, without waiting.
+
+        On a plain socket the frames go through at once, in the caller's task, as far
+        as the kernel takes them; the rest (and everything, on other streams) goes to
+        the writer. A stream found broken makes later sends fail, as a write would.
+        """
+        if self._held_until is None:
+            return
+        self._held_until = None
+        if self._socket is not None and not self._writing and self._queue:
+            self._flush_through()
+        if self._queue:
+            self._writer_lot.unpark_all()
+
+    def _flush_through(self) -> None:
+        frames = [frame for frame, _ in self._queue]
+        try:
+            rest = self._write_through(b"".join(frames) if len(frames) > 1 else frames[0])
+        except ConnectionLost:
+            return  # lost() ran: the writer's end calls the frames' callbacks
+        sent = self._queued_bytes - len(rest)
+        self._queued_bytes = len(rest)
+        while self._queue and len(self._queue[0][0]) <= sent:
+            frame, written = self._queue.popleft()
+            sent -= len(frame)
+            if written is not None:
+                written()
+        if sent:
+            frame, written = self._queue[0]
+            self._queue[0] = (frame[sent:], written)
+        self._admit_waiting()
 
     def _admit_waiting(self) -> None:
         while self._waiting and not self._closed and self._fits(len(self._waiting[0].frame)):
@@ -234,6 +316,7 @@ class FramedStream:
     def close_outbox(self) -> None:
         """Take no more frames; the writer sends what is queued, then stops."""
         self._closed = True
+        self._held_until = None
         while self._waiting:
             self._waiting.popleft().decided.set()  # not queued: that sender sees ConnectionLost
         self._writer_lot.unpark_all()
@@ -242,10 +325,17 @@ class FramedStream:
         """Drain the outbox into the stream until it is closed or the stream breaks."""
         try:
             while True:
-                while not self._queue:
-                    if self._closed:
+                while not self._queue or self._held_until is not None:
+                    if self._closed and not self._queue:
                         return
-                    await self._writer_lot.park()
+                    if self._held_until is None:
+                        await self._writer_lot.park()
+                        continue
+                    with trio.move_on_at(self._held_until):
+                        await self._writer_lot.park()
+                    # At the deadline the writer sends them (a newer hold may hold on).
+                    if self._held_until is not None and trio.current_time() >= self._held_until:
+                        self._held_until = None
                 # The batch stays queued while it is written: if the stream breaks,
                 # the finally below finds its frames with the rest.
                 batch: list[bytes] = []
@@ -255,7 +345,11 @@ class FramedStream:
                         break
                     batch.append(frame)
                     size += len(frame)
-                await self.stream.send_all(b"".join(batch))
+                self._writing = True
+                try:
+                    await self.stream.send_all(b"".join(batch))
+                finally:
+                    self._writing = False
                 self._queued_bytes -= size
                 for _ in batch:
                     _, written = self._queue.popleft()

@@ -228,7 +228,7 @@ class Connection:
         )
 
     @staticmethod
-    def _parse(line: bytes) -> tuple[Message, int | None]:
+    def _parse(line: bytes) -> tuple[Message, object]:
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
@@ -245,13 +245,14 @@ class Connection:
             raise RemoteProtocolError(
                 f"the frame is not acceptable JSON ({type(exc).__name__})"
             ) from None
-        return message_from_json(obj), id_in(obj)
+        return message_from_json(obj), obj
 
-    def _accept(self, message: Message, request_id: int | None) -> Message | Refused | None:
+    def _accept(self, message: Message, obj: object) -> Message | Refused | None:
+        # `obj` is the decoded frame, whose id (id_in) an error names: read only then.
         if self.their_role != message.SENDER:
             raise RemoteProtocolError(
                 f"a {self.their_role} may not send '{message.TYPE}' messages",
-                request_id=request_id,
+                request_id=id_in(obj),
             )
         if isinstance(message, Hello | Welcome):
             if self._they_greeted:
@@ -264,7 +265,7 @@ class Connection:
                 raise RemoteProtocolError(
                     "the first message must be hello, with the protocol version and the "
                     f"credentials; got '{message.TYPE}'",
-                    request_id=request_id,
+                    request_id=id_in(obj),
                 )
             if not isinstance(message, Error):
                 raise RemoteProtocolError(
@@ -275,7 +276,7 @@ class Connection:
         assert isinstance(message, Answer)  # every other server message belongs to an id
         problem = self._lifecycle.check_answer(message)
         if problem is not None:
-            raise RemoteProtocolError(f"the server sent {problem}", request_id=request_id)
+            raise RemoteProtocolError(f"the server sent {problem}", request_id=id_in(obj))
         self._lifecycle.answered(message)
         return message
 

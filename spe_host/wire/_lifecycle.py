@@ -62,6 +62,14 @@ _BELONGS: Final[dict[str, tuple[type[Message], ...]]] = {
     "watch": (StateChanged, Result),
 }
 _STREAMS: Final = frozenset({"subscribe", "watch"})
+# The same, for the usual case decided at once (exact classes; an error, an
+# input_request, or anything else takes the full check).
+_PLAIN: Final[dict[str, frozenset[type[Message]]]] = {
+    "execute": frozenset({Output, Progress, Done}),
+    "subscribe": frozenset({Output, Progress, Result}),
+    "watch": frozenset({StateChanged, Result}),
+}
+_RESULT_ONLY: Final[frozenset[type[Message]]] = frozenset({Result})
 
 
 class Lifecycle:
@@ -166,6 +174,11 @@ class Lifecycle:
     def check_answer(self, message: Answer) -> str | None:
         """Say why ``message`` may not be sent (or received) now, or None if it may."""
         request_id = message.id
+        # An event or final answer of a request in flight (not a cancel: ids in flight
+        # and cancels never share one), of the kind it gets.
+        kind = self._requests.get(request_id)  # type: ignore[arg-type]
+        if kind is not None and type(message) in _PLAIN.get(kind, _RESULT_ONLY):
+            return None
         if request_id is None or (isinstance(message, Error) and self._owed[request_id]):
             return None
         if request_id in self._cancels:
@@ -193,6 +206,13 @@ class Lifecycle:
     def answered(self, message: Answer) -> None:
         """Record an answer or event (after :meth:`check_answer`)."""
         request_id = message.id
+        kind = type(message)
+        if kind is Output or kind is Progress or kind is StateChanged:
+            return  # a stream event changes nothing (check_answer let it through)
+        if (kind is Done or kind is Result) and request_id in self._requests:
+            del self._requests[request_id]
+            self._inputs.discard(request_id)
+            return
         if request_id is None:
             return
         if isinstance(message, Error) and self._owed[request_id]:

@@ -116,3 +116,24 @@ async def test_a_waiting_reader_wakes_for_an_event_and_for_the_close() -> None:
             await trio.testing.wait_all_tasks_blocked()
             inbox.close("gone")
         assert got == [Result(id=1, value=None), "closed"]
+
+
+async def test_a_get_cancelled_while_waiting_leaves_the_next_event_to_the_next_get() -> None:
+    with trio.fail_after(5):
+        inbox = Inbox(1)
+        with trio.move_on_after(0.01) as waited:
+            await inbox.get()
+        assert waited.cancelled_caught
+        # Nobody waits now: the put wakes no one, and the event stays queued.
+        inbox.put(Result(id=1, value=1))
+        assert await inbox.get() == Result(id=1, value=1)
+        async with trio.open_nursery() as nursery:
+            got: list[object] = []
+
+            async def get() -> None:
+                got.append(await inbox.get())
+
+            nursery.start_soon(get)
+            await trio.testing.wait_all_tasks_blocked()
+            inbox.put(Result(id=1, value=2))
+        assert got == [Result(id=1, value=2)]

@@ -8,7 +8,12 @@ import trio
 import trio.testing
 from support.client import ScriptedHost, execution_result, scripted, session_info
 
-from spe_host._errors import ConnectionLost, RemoteProtocolError, SessionNotFound
+from spe_host._errors import (
+    ConnectionLost,
+    LocalProtocolError,
+    RemoteProtocolError,
+    SessionNotFound,
+)
 from spe_host._model import SessionState, StopOutcome
 from spe_host.client import Client
 from spe_host.wire import (
@@ -87,6 +92,64 @@ async def test_an_error_answer_is_raised_as_its_class_and_the_connection_goes_on
                 request = await host.next()
                 await host.send(Error(id=request.id, code="not_found", message="no session 'x'"))
             assert not client.closed
+
+
+async def test_an_execute_answered_by_an_error_raises_it_with_or_without_output_first() -> None:
+    with trio.fail_after(5):
+        async with scripted() as (client, host):
+            for output in (False, True):
+                seen: list[str] = []
+                async with trio.open_nursery() as nursery:
+
+                    async def run() -> None:
+                        with pytest.raises(SessionNotFound, match="no session 'x'"):
+                            await client.execute("x", "1", on_output=lambda c: seen.append(c.text))
+
+                    nursery.start_soon(run)
+                    request = await host.next()
+                    assert isinstance(request, Execute)
+                    if output:
+                        await host.send(Output(id=request.id, session="x", offset=0, text="a"))
+                    await host.send(
+                        Error(id=request.id, code="not_found", message="no session 'x'")
+                    )
+                assert seen == (["a"] if output else [])
+            assert not client.closed
+
+
+async def test_an_execute_cancelled_while_waiting_drops_its_late_done() -> None:
+    with trio.fail_after(5):
+        async with scripted() as (client, host):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(client.execute, "s", "1")
+                request = await host.next()
+                nursery.cancel_scope.cancel()
+            # The host runs it to its end; nobody waits for that answer any more.
+            await host.send(Done(id=request.id, result=execution_result("s", "")))
+            async with trio.open_nursery() as nursery:
+
+                async def run() -> None:
+                    result = await client.execute("s", "2")
+                    assert result.output == "two"
+
+                nursery.start_soon(run)
+                second = await host.next()
+                await host.send(Done(id=second.id, result=execution_result("s", "two")))
+            assert not client.closed
+
+
+async def test_an_execute_that_cannot_be_sent_sends_nothing_and_routes_nothing() -> None:
+    with trio.fail_after(5):
+        async with scripted() as (client, host):
+            with pytest.raises(LocalProtocolError, match="'session' field"):
+                await client.execute(7, "1")  # type: ignore[arg-type]
+            assert client._mux._inboxes == {}
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(client.sessions)
+                # The next message the host reads is this one: nothing was sent before.
+                listing = await host.next()
+                assert isinstance(listing, ListSessions)
+                await host.send(Result(id=listing.id, value=[]))
 
 
 async def test_stop_returns_stop_outcomes() -> None:

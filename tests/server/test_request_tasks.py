@@ -3,7 +3,7 @@
 A stop never waits, so the reader handles it and answers it without a task of its
 own - one scheduling pass sooner, which counts while a session spins - and it still
 lands while an ``execute`` of the same connection runs. An execute costs its request
-task, the follower of its output and the run's own task, and nothing more.
+task (which forwards the run's output too) and the run's own task, and nothing more.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import trio
 import trio.testing
 from support.server import encode, read_frames, served, wait_state
 
-from spe_host import ExecutionStatus, StopOutcome
+from spe_host import ExecutionStatus, OutputChunk, StopOutcome
 
 
 class _Spawned(trio.abc.Instrument):
@@ -53,7 +53,7 @@ async def test_a_stop_is_answered_without_a_task_and_lands_beside_its_connection
             assert (await client.execute("s", "1+1")).value == "2"
 
 
-async def test_an_execute_spawns_its_request_its_follower_and_its_run() -> None:
+async def test_an_execute_spawns_its_request_and_its_run_and_still_forwards_output() -> None:
     with trio.fail_after(10):
         async with served("memory") as srv, srv.connect() as client:
             await client.execute("s", "1+1")  # the session and its thread exist
@@ -67,10 +67,34 @@ async def test_an_execute_spawns_its_request_its_follower_and_its_run() -> None:
             assert sorted(spawned.names) == sorted(
                 [
                     "spe_host.server._requests.Requests.run",
-                    "spe_host.server._requests.Requests._follow_run",
                     "spe session s",
                 ]
             )
+
+
+async def test_the_request_forwards_output_while_its_run_lasts() -> None:
+    with trio.fail_after(10):
+        async with served("memory") as srv, srv.connect() as client:
+            chunks: list[str] = []
+            printed = trio.Event()
+
+            def on_output(chunk: OutputChunk) -> None:
+                chunks.append(chunk.text)
+                printed.set()
+
+            async def run() -> None:
+                result = await client.execute(
+                    "s", "import trio\nprint('first')\nawait trio.sleep(100)", on_output=on_output
+                )
+                assert result.status is ExecutionStatus.ABORTED
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(run)
+                await printed.wait()
+                # Forwarded before the run ended, by the request's task alone.
+                assert srv.host.session("s").state.value == "running"
+                assert await client.stop("s") == {"s": StopOutcome.REQUESTED}
+            assert chunks == ["first\n"]
 
 
 async def test_a_stop_in_the_same_read_as_its_execute_stops_that_execute() -> None:

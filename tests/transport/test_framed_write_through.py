@@ -5,24 +5,11 @@ from __future__ import annotations
 import pytest
 import trio
 import trio.testing
+from support.transport import receive_exactly, socket_pair
 
 from spe_host._errors import ConnectionLost
 from spe_host.transport import FramedStream
 from spe_host.wire import Connection
-
-
-def socket_pair() -> tuple[trio.SocketStream, trio.SocketStream]:
-    ours, theirs = trio.socket.socketpair()
-    return trio.SocketStream(ours), trio.SocketStream(theirs)
-
-
-async def receive_exactly(stream: trio.abc.ReceiveStream, size: int) -> bytes:
-    received = bytearray()
-    while len(received) < size:
-        data = await stream.receive_some(1 << 20)
-        assert data, "the peer closed early"
-        received += data
-    return bytes(received)
 
 
 async def test_a_frame_with_nothing_queued_reaches_the_socket_without_the_writer() -> None:
