@@ -138,10 +138,7 @@ class Service:
         input_handler: InputHandler | None = None,
         loop: bool = False,
     ) -> ExecutionResult:
-        """Run ``code`` in ``session`` (created if missing) and return its result.
-
-        ``loop`` runs its synchronous statements in the trio thread (loop mode).
-        """
+        """Run ``code`` in ``session`` (created if missing; ``loop``: in loop mode); its result."""
         pending = self.begin_execute(
             principal,
             session,

@@ -94,12 +94,16 @@ class Inbox:
 
         Raises:
             ConnectionLost: The connection ended and every queued event was read.
+            trio.BusyResourceError: Another task is waiting in ``get`` already.
         """
         waited = not self._events
         while not self._events:
             if self._ended is not None:
                 await trio.lowlevel.checkpoint()
                 raise ConnectionLost(self._ended)
+            if self._waiter is not None:
+                # One waiter is remembered: a second would leave the first asleep.
+                raise trio.BusyResourceError("another task is already reading this inbox")
             self._waiter = trio.lowlevel.current_task()
             await trio.lowlevel.wait_task_rescheduled(self._abort)
         event = self._events.popleft()

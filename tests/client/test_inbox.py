@@ -137,3 +137,20 @@ async def test_a_get_cancelled_while_waiting_leaves_the_next_event_to_the_next_g
             await trio.testing.wait_all_tasks_blocked()
             inbox.put(Result(id=1, value=2))
         assert got == [Result(id=1, value=2)]
+
+
+async def test_a_second_reader_is_refused_and_the_first_still_wakes() -> None:
+    with trio.fail_after(5):
+        inbox = Inbox(1)
+        got: list[object] = []
+
+        async def read() -> None:
+            got.append(await inbox.get())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read)
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(trio.BusyResourceError, match="already reading"):
+                await inbox.get()
+            inbox.put(Result(id=1, value=3))
+        assert got == [Result(id=1, value=3)]
