@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 from dataclasses import dataclass
 from typing import NoReturn, cast
 
@@ -37,6 +36,7 @@ from ..auth import FailureThrottle, TokenTable
 from ..service import Host
 from ..transport import UnixAddress, check_bind, parse_address, server_ssl_context
 from ._app import create_app
+from ._bind import bound_sockets
 from ._capacity import DEFAULT_HTTP_LIMITS, HttpLimits
 from ._sse import end_streams
 
@@ -56,10 +56,14 @@ class HttpListening:
         url: Where the API is, with the port actually bound
             (``http://127.0.0.1:8080``, ``https://...`` with TLS).
         tokens: The bearer tokens it accepts.
+        urls: Every address it listens on, ``url`` first: one per address the
+            host name resolves to (``localhost``: often ``[::1]`` and
+            ``127.0.0.1``), all on the same port.
     """
 
     url: str
     tokens: TokenTable
+    urls: tuple[str, ...] = ()
 
 
 async def serve_http(
@@ -124,7 +128,7 @@ async def serve_http(
         server_ssl_context(tls_cert, tls_key)
         config.certfile = os.fspath(tls_cert)
         config.keyfile = os.fspath(tls_key if tls_key is not None else tls_cert)
-    config.bind = [f"fd://{await _bound_socket(parsed.host, parsed.port, address)}"]
+    config.bind = [f"fd://{fd}" for fd in await bound_sockets(parsed.host, parsed.port, address)]
     config.graceful_timeout = shutdown_timeout
     config.errorlog = logger
     config.accesslog = None
@@ -145,8 +149,8 @@ async def serve_http(
 
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(run)
-        listening = HttpListening(url=urls[0], tokens=table)
-        logger.info("the HTTP API of host %r is at %s", host.name, listening.url)
+        listening = HttpListening(url=urls[0], tokens=table, urls=tuple(urls))
+        logger.info("the HTTP API of host %r is at %s", host.name, ", ".join(urls))
         task_status.started(listening)
         try:
             await trio.sleep_forever()
@@ -155,26 +159,3 @@ async def serve_http(
             end_streams(api)
             stopping.set()
             shield.deadline = trio.current_time() + shutdown_timeout + _SHUTDOWN_MARGIN
-
-
-async def _bound_socket(host: str, port: int, address: str) -> int:
-    """A TCP socket bound to ``host:port``, as a file descriptor hypercorn takes over.
-
-    Bound here, not by hypercorn, so that a port in use is a sentence from this call
-    rather than an error deep inside the server's nursery.
-    """
-    try:
-        family, kind, proto, _, where = (
-            await trio.socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        )[0]
-    except OSError as exc:
-        raise SpeError(f"cannot serve HTTP on {address}: {exc.strerror or exc}") from None
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(where)
-    except OSError as exc:
-        sock.close()
-        raise SpeError(f"cannot serve HTTP on {address}: {exc.strerror or exc}") from None
-    # detach(): hypercorn's socket object owns the descriptor from now on.
-    return sock.detach()
