@@ -38,6 +38,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Final
 
 import trio
@@ -218,6 +219,9 @@ class ServerConnection:
                 "failed attempts came from your address, so wait a few seconds and retry",
             )
             return False
+        # The connection's number, as the log lines name it, goes with everything the
+        # principal does: the journal's runs say which connection started them.
+        principal = replace(principal, connection=f"connection {self.number}")
         self.principal = principal
         self.core.service.record_auth(
             principal.requested_by, ok=True, role=principal.role.value, how="socket"

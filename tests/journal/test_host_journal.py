@@ -8,6 +8,7 @@ where a run the journal cannot record is refused before any of it runs.
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 import trio
 from support.http import asgi_client, bearer
 from support.journal import Connections
+from support.server import served
 
 import spe_host
 from spe_host._access import Principal
@@ -176,3 +178,25 @@ async def test_http_logons_and_refused_tokens_are_audited(
         ("login_refused", "127.0.0.1:123", "http"),
     ]
     assert "not valid for this host" in entries[1].detail["detail"]
+
+
+async def test_a_run_over_the_socket_names_its_connection(
+    connections: Connections, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "j.sqlite"
+    caplog.set_level(logging.INFO, logger="spe_host")
+    with trio.fail_after(10):
+        async with served("unix", host_options={"journal": path}) as server:
+            for session in ("first", "second"):
+                async with server.connect() as client:
+                    await client.execute(session, "1 + 1")
+    by_session = {record.session: record for record in runs(connections.read(path), "*")}
+    named = {session: record.connection for session, record in by_session.items()}
+    # The same words as the server's log line of each connection.
+    connected = [
+        record.getMessage().partition(":")[0]
+        for record in caplog.records
+        if record.getMessage().endswith("connected as admin")
+    ]
+    assert [named["first"], named["second"]] == connected
+    assert len(set(connected)) == 2
