@@ -34,9 +34,8 @@ from hypercorn.typing import ASGIFramework
 from .._errors import SpeError
 from ..auth import FailureThrottle, TokenTable
 from ..service import Host
-from ..transport import UnixAddress, check_bind, parse_address, server_ssl_context
+from ..transport import UnixAddress, bind_tcp, check_bind, parse_address, server_ssl_context
 from ._app import create_app
-from ._bind import bound_sockets
 from ._capacity import DEFAULT_HTTP_LIMITS, HttpLimits
 from ._sse import end_streams
 
@@ -128,7 +127,14 @@ async def serve_http(
         server_ssl_context(tls_cert, tls_key)
         config.certfile = os.fspath(tls_cert)
         config.keyfile = os.fspath(tls_key if tls_key is not None else tls_cert)
-    config.bind = [f"fd://{fd}" for fd in await bound_sockets(parsed.host, parsed.port, address)]
+    # Bound here, not by hypercorn, so that a port in use is a sentence from this call
+    # rather than an error deep inside the server's nursery.
+    try:
+        sockets = await bind_tcp(parsed.host, parsed.port)
+    except OSError as exc:
+        raise SpeError(f"cannot serve HTTP on {address}: {exc.strerror or exc}") from None
+    # detach(): hypercorn's socket objects own the descriptors from now on.
+    config.bind = [f"fd://{sock.detach()}" for sock in sockets]
     config.graceful_timeout = shutdown_timeout
     config.errorlog = logger
     config.accesslog = None

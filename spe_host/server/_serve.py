@@ -45,6 +45,7 @@ from ..service import Host, Principal, Service
 from ..transport import (
     TcpAddress,
     UnixAddress,
+    bind_tcp,
     cert_fingerprint,
     check_bind,
     format_address,
@@ -302,17 +303,13 @@ async def serve_tcp(
     conn_name = name or host.name
     table = tokens if tokens is not None else TokenTable.generate()
     try:
-        sockets = await trio.open_tcp_listeners(port, host=bind or None)
+        # Every address of the name, all on one port: the files name the first.
+        bound = await bind_tcp(bind, port, backlog=trio.socket.SOMAXCONN)
     except OSError as exc:
         raise SpeError(
             f"cannot listen on {bind or 'every interface'} port {port}: {exc.strerror or exc}"
         ) from None
-    if port == 0 and len(sockets) > 1:
-        # "localhost" may give an IPv4 and an IPv6 listener, each on its own random
-        # port; clients learn only the first address, so the others would be dead ends.
-        for extra in sockets[1:]:
-            extra.socket.close()
-        sockets = sockets[:1]
+    sockets = [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in bound]
     written: dict[str, Path] = {}
     address = ""
     try:

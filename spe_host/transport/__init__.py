@@ -5,8 +5,9 @@ Addresses and the bind policy (:mod:`._address`), TLS contexts and certificate p
 connection (:mod:`._framed`), and its blocking twin over a plain socket for callers that
 run without trio (:mod:`._sockets`). This layer may use trio and the wire protocol, and
 never the engine, the service, the server or the client: they build on it, not it on
-them. Only :mod:`._framed` imports trio, and :class:`FramedStream` is loaded when first
-named, so a one-shot client (``spe-host ls``) starts without trio.
+them. Only :mod:`._framed` and :mod:`._bind` (listening TCP sockets, :func:`bind_tcp`)
+import trio, and both are loaded when first named, so a one-shot client (``spe-host ls``)
+starts without trio.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ from ._tls import (
 )
 
 if TYPE_CHECKING:
+    from ._bind import bind_tcp
     from ._framed import FramedStream
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "FramedStream",
     "TcpAddress",
     "UnixAddress",
+    "bind_tcp",
     "cert_fingerprint",
     "check_bind",
     "check_fingerprint",
@@ -51,9 +54,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # PEP 562: FramedStream (and with it trio) is imported the first time it is named.
+    # PEP 562: FramedStream and bind_tcp (and with them trio) are imported the first
+    # time they are named.
     if name == "FramedStream":
         from ._framed import FramedStream
 
         return FramedStream
+    if name == "bind_tcp":
+        from ._bind import bind_tcp
+
+        return bind_tcp
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,12 +6,10 @@ and the host's sessions go on.
 
 from __future__ import annotations
 
-import socket
 import ssl
 import threading
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +17,7 @@ import trio
 import trustme
 from support.engine import wait_until
 from support.http import bearer, served_client
+from support.transport import both_loopbacks
 
 import spe_host
 from spe_host.auth import TokenTable
@@ -65,39 +64,10 @@ async def test_a_port_in_use_is_a_sentence(host: spe_host.Host, tokens: TokenTab
                 await serve_http(host, f"tcp://127.0.0.1:{port}")
 
 
-class _BothLoopbacks(trio.abc.HostnameResolver):
-    """Resolves every name (localhost here) to ``::1``, then ``127.0.0.1``, as many machines do."""
-
-    async def getaddrinfo(
-        self,
-        host: bytes | None,
-        port: bytes | str | int | None,
-        family: int = 0,
-        type: int = 0,
-        proto: int = 0,
-        flags: int = 0,
-    ) -> list[Any]:
-        number = int(port or 0)
-        return [
-            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", number, 0, 0)),
-            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", number)),
-        ]
-
-    async def getnameinfo(self, sockaddr: tuple[Any, ...], flags: int) -> tuple[str, str]:
-        raise NotImplementedError
-
-
-@pytest.mark.skipif(not socket.has_ipv6, reason="this Python has no IPv6")
 async def test_a_name_with_two_addresses_is_served_on_both_with_one_port(
     host: spe_host.Host, tokens: TokenTable
 ) -> None:
-    try:
-        with socket.socket(socket.AF_INET6) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        pytest.skip("no IPv6 loopback on this machine")
-    previous = trio.socket.set_custom_hostname_resolver(_BothLoopbacks())
-    try:
+    with both_loopbacks():
         with trio.fail_after(5):
             async with trio.open_nursery() as nursery:
                 listening = await nursery.start(
@@ -113,8 +83,6 @@ async def test_a_name_with_two_addresses_is_served_on_both_with_one_port(
                         answer = await client.get("/api/sessions", headers=bearer(tokens))
                         assert answer.status_code == 200
                 nursery.cancel_scope.cancel()
-    finally:
-        trio.socket.set_custom_hostname_resolver(previous)
 
 
 async def test_shutdown_ends_requests_in_flight_within_the_deadline_and_keeps_sessions(
