@@ -108,7 +108,7 @@ async def _busy_clients(ctx: Context, stack: AsyncExitStack, served: str) -> Fig
     )
 
 
-def _spinning(
+def spinning(
     client: spe_host.Client, names: list[str], pattern: str, settle: float
 ) -> tuple[Step, Step]:
     """Steps that set ``names`` spinning (all at once), and that stop them (by ``pattern``:
@@ -141,7 +141,7 @@ async def _spinning_sessions(ctx: Context, served: str) -> Figure:
             tiny.append(await nothing.trial())
             return await _ls("", client).trial()
 
-        spin, calm = _spinning(client, names, "spin*", 0.1)
+        spin, calm = spinning(client, names, "spin*", 0.1)
         ctx.say(f"ls while {sizes.spinners} sessions spin: up to {sizes.spin_trials} per side")
         spe, idle = await interleave(
             [
@@ -166,7 +166,7 @@ async def _neighbour(ctx: Context, served: str) -> Figure:
     async with spe_host.connect(served) as client:
         await client.execute("A", "pass")
         await client.execute("B", "1+1")
-        spin, calm = _spinning(client, ["A"], "A", sizes.settle)
+        spin, calm = spinning(client, ["A"], "A", sizes.settle)
 
         async def in_b() -> float:
             elapsed = timer()

@@ -31,7 +31,7 @@ CPU_LOOP = "while True: x = 1"
 SLEEP = "await trio.sleep(100)"
 
 
-def _spe_stop(client: spe_host.Client, code: str, settle: float) -> Side:
+def spe_stop(client: spe_host.Client, code: str, settle: float) -> Side:
     async def trial() -> float:
         await client.start("spin", code)
         await trio.sleep(settle)
@@ -98,7 +98,7 @@ async def _figure(
 ) -> Figure:
     settle = ctx.sizes.settle
     code, jupyter_code = (CPU_LOOP, CPU_LOOP) if cpu else (SLEEP, "import time; time.sleep(100)")
-    sides = [_spe_stop(client, code, settle)]
+    sides = [spe_stop(client, code, settle)]
     absent: list[Measured] = []
     if kernel is not None:
         sides.append(_jupyter_stop(kernel, jupyter_code, settle))

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import _anchors
 import _report
+import _rows_interval
 import _rows_journal
 import _rows_load
 import _rows_output
@@ -45,6 +46,7 @@ from _harness import Figure
 GROUPS: dict[str, Callable[[Context], Awaitable[list[Figure]]]] = {
     "roundtrip": _rows_roundtrip.rows,
     "stop": _rows_stop.rows,
+    "interval": _rows_interval.rows,
     "sessions": _rows_sessions.rows,
     "load": _rows_load.rows,
     "output": _rows_output.rows,

@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import signal
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -47,14 +46,14 @@ if TYPE_CHECKING:
     from ..server import Limits, Listening
     from ..service import Host
 
-__all__ = ["run_host", "serve", "server_limits"]
+__all__ = ["run_host", "serve", "server_limits", "switch_interval"]
 
 logger = logging.getLogger("spe_host")
 
 #: The thread switch interval ``serve`` runs its host with, in seconds: a stop (and
 #: every request) waits for a CPU-bound session's thread to give up the interpreter,
 #: which it does after at most this long. CPU-bound threads lose no measurable
-#: throughput to it (two or eight threads spinning: within 2 % of 5 ms's times).
+#: throughput to it; bench/_rows_interval.py measures both, beside 5 ms.
 SERVE_SWITCH_INTERVAL = 0.0005
 
 
@@ -71,10 +70,8 @@ async def serve(args: argparse.Namespace) -> int:
         UsageError: The options contradict each other.
         SpeError: A listener could not start.
     """
-    if args.switch_interval is not None:
-        if args.switch_interval <= 0:
-            raise UsageError("--switch-interval must be more than 0 ms")
-        sys.setswitchinterval(args.switch_interval / 1000)
+    if args.switch_interval is not None and args.switch_interval <= 0:
+        raise UsageError("--switch-interval must be more than 0 ms")
     if args.tls_key is not None and args.tls_cert is None:
         raise UsageError("--tls-key needs --tls-cert")
     if args.interpreter_slots < 0:
@@ -84,6 +81,14 @@ async def serve(args: argparse.Namespace) -> int:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         await run_host(args, partial(_first_signal, signals))
     return EXIT_OK
+
+
+def switch_interval(args: argparse.Namespace) -> float:
+    """The thread switch interval ``serve`` runs with, in seconds: ``--switch-interval``'s
+    or :data:`SERVE_SWITCH_INTERVAL`."""
+    if args.switch_interval is None:
+        return SERVE_SWITCH_INTERVAL
+    return float(args.switch_interval) / 1000
 
 
 async def _first_signal(signals: AsyncIterator[int]) -> None:
@@ -126,7 +131,7 @@ async def run_host(args: argparse.Namespace, until: Callable[[], Awaitable[objec
                 max_patterns=args.max_patterns,
                 max_script_size=args.max_script_size,
             ),
-            switch_interval=SERVE_SWITCH_INTERVAL,
+            switch_interval=switch_interval(args),
             interpreter_slots=args.interpreter_slots or None,
             journal=journal,
         ) as host:
@@ -305,9 +310,14 @@ def _announce(
     width = max(len(command) for command, _ in uses)
     lines.append("Sessions start with builtins only. To use this host:")
     lines += [f"  {command.ljust(width)}   {what}" for command, what in uses]
+    interval = switch_interval(args)
     lines.append(
-        f"Thread switch interval {SERVE_SWITCH_INTERVAL * 1e3:g} ms (Python's default 5 ms), "
-        "so a stop reaches a CPU-bound script quickly."
+        f"Thread switch interval {interval * 1e3:g} ms (Python's default 5 ms), "
+        + (
+            "so a stop reaches a CPU-bound script quickly."
+            if args.switch_interval is None
+            else "as --switch-interval asks."
+        )
     )
     lines.append("Ctrl-C or SIGTERM stops the host (running sessions are stopped first).")
     print("\n".join(lines), flush=True)

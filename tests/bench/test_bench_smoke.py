@@ -36,6 +36,12 @@ EXPECTED = {
     },
     "stop a CPU-bound": {"Jupyter interrupt", "echo while a thread spins"},
     "stop `await trio.sleep(100)`": {"Jupyter interrupt", "trio floor cancel"},
+    "switch interval 0.5 ms (serve's): two CPU-bound jobs": {
+        "switch interval 5 ms (Python's default)"
+    },
+    "switch interval 0.5 ms (serve's): stop a CPU-bound": {
+        "switch interval 5 ms (Python's default)"
+    },
     "creating sessions": {"the first 2"},
     "`1+1` in a fresh session while": {"with 1 session"},
     "`ls` with 20 sessions": {"raw trio + json.loads"},

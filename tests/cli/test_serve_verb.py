@@ -8,6 +8,7 @@ server, one that never stops a session, so they show what the verb does by itsel
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -145,3 +146,36 @@ async def test_serve_gives_its_host_the_interpreter_slots(
     host = await _host_served_with(monkeypatch, argv)
     share = host._flags.share
     assert (share.slots if share is not None else None) == slots
+
+
+@pytest.mark.parametrize(("argv", "interval"), [([], 0.0005), (["--switch-interval", "5"], 0.005)])
+async def test_serve_runs_its_host_at_the_switch_interval_it_announces(
+    monkeypatch: pytest.MonkeyPatch,
+    runtime: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    interval: float,
+) -> None:
+    seen: list[float] = []
+    served = trio.Event()
+
+    async def fake_serve(
+        host: spe_host.Host, address: str | None, *, task_status: Any, **options: Any
+    ) -> None:
+        # While the host is open, the interpreter runs at the interval serve chose.
+        seen.append(sys.getswitchinterval())
+        served.set()
+        task_status.started(SimpleNamespace(address="unix:/fake.sock", connection_files={}))
+        await trio.sleep_forever()
+
+    monkeypatch.setattr(spe_host.server, "serve", fake_serve)
+    before = sys.getswitchinterval()
+    shutdown = trio.Event()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_host, build_parser().parse_args(["serve", *argv]), shutdown.wait)
+            await served.wait()
+            shutdown.set()
+    assert seen == [pytest.approx(interval)]
+    assert f"Thread switch interval {interval * 1e3:g} ms" in capsys.readouterr().out
+    assert sys.getswitchinterval() == before  # the host gives the setting back
