@@ -87,8 +87,11 @@ def test_the_idle_timeout_default_is_the_engines(capsys: pytest.CaptureFixture[s
     assert f"(default: {spe_host.DEFAULT_IDLE_TIMEOUT:g})" in help_text
 
 
-async def _host_served_with(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> spe_host.Host:
-    # Runs `serve ARGV` with a listener that only records the host it was given.
+async def _host_served_with(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], intervals: list[float] | None = None
+) -> spe_host.Host:
+    # Runs `serve ARGV` with a listener that only records the host it was given (and,
+    # in `intervals`, the switch interval the interpreter ran at while it served).
     hosts: list[spe_host.Host] = []
     served = trio.Event()
 
@@ -96,6 +99,8 @@ async def _host_served_with(monkeypatch: pytest.MonkeyPatch, argv: list[str]) ->
         host: spe_host.Host, address: str | None, *, task_status: Any, **options: Any
     ) -> None:
         hosts.append(host)
+        if intervals is not None:
+            intervals.append(sys.getswitchinterval())
         served.set()
         task_status.started(SimpleNamespace(address="unix:/fake.sock", connection_files={}))
         await trio.sleep_forever()
@@ -157,25 +162,8 @@ async def test_serve_runs_its_host_at_the_switch_interval_it_announces(
     interval: float,
 ) -> None:
     seen: list[float] = []
-    served = trio.Event()
-
-    async def fake_serve(
-        host: spe_host.Host, address: str | None, *, task_status: Any, **options: Any
-    ) -> None:
-        # While the host is open, the interpreter runs at the interval serve chose.
-        seen.append(sys.getswitchinterval())
-        served.set()
-        task_status.started(SimpleNamespace(address="unix:/fake.sock", connection_files={}))
-        await trio.sleep_forever()
-
-    monkeypatch.setattr(spe_host.server, "serve", fake_serve)
     before = sys.getswitchinterval()
-    shutdown = trio.Event()
-    with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(run_host, build_parser().parse_args(["serve", *argv]), shutdown.wait)
-            await served.wait()
-            shutdown.set()
+    await _host_served_with(monkeypatch, argv, seen)
     assert seen == [pytest.approx(interval)]
     assert f"Thread switch interval {interval * 1e3:g} ms" in capsys.readouterr().out
     assert sys.getswitchinterval() == before  # the host gives the setting back
