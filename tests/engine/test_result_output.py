@@ -98,3 +98,15 @@ def test_a_deferred_output_with_dropped_bytes_is_led_by_the_marker() -> None:
 def test_the_output_is_decoded_once() -> None:
     result = _deferred(TEXT)
     assert result.output is result.output
+
+
+async def test_the_run_end_does_not_decode_the_output() -> None:
+    # The decode of up to the output bound would hold up the trio thread at every
+    # run's end, before the subscribers' last output; the first read pays it instead.
+    with trio.fail_after(10):
+        async with spe_host.open_host() as host:
+            result = await host.execute("s", f"print({TEXT!r}, end='')")
+            field = ExecutionResult.__dict__["output"]
+            assert isinstance(field._slot.__get__(result), OutputBytes)
+            assert result.output == TEXT
+            assert field._slot.__get__(result) is result.output
