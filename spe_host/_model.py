@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 
+from ._deferred import DeferredText, OutputBytes
 from ._records import record
 from ._rules import (
     DEFAULT_REQUEST_LIMITS,
@@ -265,6 +266,17 @@ class ExecutionResult:
     def session_id(self) -> str:
         """The session's id (the name the 0.1 engine used)."""
         return self.session
+
+
+# The output may be held as bytes until first read (see _deferred).
+_OUTPUT = DeferredText(ExecutionResult.__dict__["output"])
+type.__setattr__(ExecutionResult, "output", _OUTPUT)
+
+
+def defer_output(result: ExecutionResult, raw: OutputBytes) -> ExecutionResult:
+    """``result``, just built, with its output standing for ``raw`` until first read."""
+    _OUTPUT.defer(result, raw)
+    return result
 
 
 @record(kw_only=True)

@@ -46,6 +46,7 @@ import trio
 
 from .._errors import SpeError
 from .._model import ExecutionResult, ExecutionStatus, InputPrompt, StopPhase, StopTicket
+from .._model import defer_output as _deferred_output
 from . import _instrument
 from ._blocked import BlockedReader
 from ._checkpoint import StopFlags, checkpoint
@@ -293,15 +294,19 @@ class Execution:
             error = abandoned(self.session_id, self._abandoned_at)
         else:
             status, error = outcome
-        self.result = ExecutionResult(
-            session=self.session_id,
-            status=status,
-            value=self._value if status is ExecutionStatus.COMPLETED else None,
-            error=error,
-            output=self.output.text_since(start_offset),
-            started_at=started_at,
-            finished_at=time.time(),
-            run=self.run_id,
+        # Decoded when read: here it would hold back the subscribers' last output.
+        self.result = _deferred_output(
+            ExecutionResult(
+                session=self.session_id,
+                status=status,
+                value=self._value if status is ExecutionStatus.COMPLETED else None,
+                error=error,
+                output="",
+                started_at=started_at,
+                finished_at=time.time(),
+                run=self.run_id,
+            ),
+            self.output.output_since(start_offset),
         )
         self.stop.finish(status, self.result.finished_at)
         self.finished.set()

@@ -63,11 +63,25 @@ class Held:
 
     def read(self, begin: int, last: int) -> bytes:
         """The bytes from offset ``begin`` to ``last`` (both within ``start``-``end``)."""
+        return b"".join(self._pieces(begin, last, kept=False))
+
+    def pieces(self, begin: int, last: int) -> list[bytes | memoryview]:
+        """The bytes from ``begin`` to ``last`` as pieces that stay as they are.
+
+        Views of the held chunks (immutable: a later drop replaces or forgets a chunk,
+        never changes it) and a copy of the open tail's part, which later appends
+        change: a list of references, not a copy of the bytes.
+        """
+        return self._pieces(begin, last, kept=True)
+
+    def _pieces(self, begin: int, last: int, *, kept: bool) -> list[bytes | memoryview]:
+        # kept: the pieces outlive the caller's lock, so the tail's part is copied (a
+        # view of it would also stop the tail from growing); else it is a view.
         if begin >= last:
-            return b""
+            return []
         tail_start = self.end - len(self._tail)
         if begin >= tail_start:
-            return bytes(self._tail[begin - tail_start : last - tail_start])
+            return [bytes(self._tail[begin - tail_start : last - tail_start])]
         index = bisect_right(self._starts, begin) - 1
         pieces: list[bytes | memoryview] = []
         while index < len(self._chunks) and self._starts[index] < last:
@@ -75,8 +89,9 @@ class Held:
             pieces.append(memoryview(chunk)[max(0, begin - at) : last - at])
             index += 1
         if last > tail_start:
-            pieces.append(memoryview(self._tail)[: last - tail_start])
-        return b"".join(pieces)
+            tail = memoryview(self._tail)[: last - tail_start]
+            pieces.append(bytes(tail) if kept else tail)
+        return pieces
 
     def _close_tail(self) -> None:
         if self._tail:

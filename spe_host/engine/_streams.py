@@ -32,6 +32,7 @@ from collections.abc import Callable
 
 import trio
 
+from .._deferred import OutputBytes
 from .._model import decode_output, dropped_marker
 from .._records import record
 from ._batch import OutputStream
@@ -274,20 +275,36 @@ class OutputBuffer:
         self._stream.flush()
         with self._lock:
             held = self._held
-            if from_offset < 0 or from_offset > held.end:
-                raise ValueError(
-                    f"offset {from_offset} is outside the output stream, which ends at {held.end}"
-                )
-            begin = max(from_offset, held.start)
+            begin = self._first_held(from_offset)
             raw = held.read(begin, held.end if limit is None else min(held.end, begin + limit))
         return begin, raw
 
+    def output_since(self, from_offset: int) -> OutputBytes:
+        """The bytes held from ``from_offset`` on, as they are now, without a copy.
+
+        What :meth:`text_since` would decode, for a run's result to decode when it
+        is read: the bytes stay as they were even after the buffer drops them.
+
+        Raises:
+            ValueError: ``from_offset`` is negative or beyond the end.
+        """
+        self._stream.flush()
+        with self._lock:
+            begin = self._first_held(from_offset)
+            pieces = self._held.pieces(begin, self._held.end)
+        return OutputBytes(begin - from_offset, pieces)
+
+    def _first_held(self, from_offset: int) -> int:
+        # With the lock held.
+        if from_offset < 0 or from_offset > self._held.end:
+            raise ValueError(
+                f"offset {from_offset} is outside the output stream, which ends at {self._held.end}"
+            )
+        return max(from_offset, self._held.start)
+
     def text_since(self, from_offset: int) -> str:
         """The text from ``from_offset`` on, led by a marker if some was dropped."""
-        piece = self.read(from_offset)
-        if piece.dropped:
-            return dropped_marker(piece.dropped) + piece.text
-        return piece.text
+        return self.output_since(from_offset).text()
 
     async def wait_beyond(self, offset: int) -> None:
         """Wait until the buffer ends after ``offset`` (returns at once if it does)."""

@@ -20,6 +20,7 @@ _PURE = _ABOVE_ENGINE | {"trio", "engine"}
 RULES: Mapping[str, frozenset[str]] = {
     "_model": _PURE | {"http", "journal"},
     "_rules": _PURE | {"http", "journal", "_model", "_errors"},
+    "_deferred": _PURE | {"http", "journal", "_model", "_errors"},
     "_jedi": _PURE | {"http", "journal"},
     "_access": _PURE | {"http", "journal"},
     "_errors": _PURE | {"_model"},
