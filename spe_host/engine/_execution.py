@@ -45,11 +45,18 @@ from typing import Any
 import trio
 
 from .._errors import SpeError
-from .._model import ExecutionResult, ExecutionStatus, InputPrompt, StopPhase, StopTicket
-from .._model import defer_output as _deferred_output
+from .._model import (
+    ExecutionResult,
+    ExecutionStatus,
+    InputPrompt,
+    StopPhase,
+    StopTicket,
+    defer_output,
+)
 from . import _instrument
 from ._blocked import BlockedReader
 from ._checkpoint import StopFlags, checkpoint
+from ._input import InputHandler, input_refusal
 from ._modes import Outcome, run_statements
 from ._observe import Admission
 from ._stopping import RunStop, abandoned, stopped_before_a_slot
@@ -66,10 +73,6 @@ __all__ = [
     "InputHandler",
     "checkpoint",
 ]
-
-#: Answers ``input()`` and ``getpass.getpass()``: takes the prompt (a str whose
-#: ``secret`` is true for getpass), returns the line (None for end-of-file).
-InputHandler = Callable[[InputPrompt], Awaitable[str | None]]
 
 # trio 0.30 and later take the reason a scope is cancelled for, and show it.
 _CANCEL_TAKES_REASON = "reason" in inspect.signature(trio.CancelScope.cancel).parameters
@@ -287,27 +290,23 @@ class Execution:
                 # An abandoned thread keeps the flag up: it must still abort at its
                 # next check when its native call returns (it lowers it then).
                 self.flags.lower_for(self)
-        status: ExecutionStatus
-        error: str | None
-        if outcome is None:
-            status = ExecutionStatus.ABORTED
-            error = abandoned(self.session_id, self._abandoned_at)
-        else:
-            status, error = outcome
-        # Decoded when read: here it would hold back the subscribers' last output.
-        self.result = _deferred_output(
-            ExecutionResult(
-                session=self.session_id,
-                status=status,
-                value=self._value if status is ExecutionStatus.COMPLETED else None,
-                error=error,
-                output="",
-                started_at=started_at,
-                finished_at=time.time(),
-                run=self.run_id,
-            ),
-            self.output.output_since(start_offset),
+        status, error = (
+            outcome
+            if outcome is not None
+            else (ExecutionStatus.ABORTED, abandoned(self.session_id, self._abandoned_at))
         )
+        result = ExecutionResult(
+            session=self.session_id,
+            status=status,
+            value=self._value if status is ExecutionStatus.COMPLETED else None,
+            error=error,
+            output="",
+            started_at=started_at,
+            finished_at=time.time(),
+            run=self.run_id,
+        )
+        # Decoded when read: here it would hold back the subscribers' last output.
+        self.result = defer_output(result, self.output.output_since(start_offset))
         self.stop.finish(status, self.result.finished_at)
         self.finished.set()
         return self.result
@@ -372,24 +371,15 @@ class Execution:
 
     def readline(self, secret: bool = False) -> str:
         """Answer ``input()`` (``secret``: ``getpass()``): ask the client, or say why not."""
-        if self.input_handler is None:
-            raise EOFError(
-                f"session {self.session_id!r} runs in the background with no client "
-                "attached to answer input(); give it values when you start it instead "
-                "(spe-host start --arg NAME=VALUE, or start(args=...) in Python)"
-            )
         here = threading.get_ident()
-        if here == self._trio_thread and self.loop and self._coroutine is None:
-            raise EOFError(
-                "input() cannot wait for an answer in loop mode: the statement holds the "
-                "app's event loop, which the answer has to come through; read input "
-                "in worker mode (%loop off)"
-            )
-        if here != self.thread.ident or here == self._trio_thread:
-            raise EOFError(
-                "input() cannot wait for an answer inside a statement that awaits or in "
-                "a thread the script started; read input in a statement of its own"
-            )
+        refusal = input_refusal(
+            self.session_id,
+            answerable=self.input_handler is not None,
+            in_loop_statement=here == self._trio_thread and self.loop and self._coroutine is None,
+            on_session_thread=here == self.thread.ident and here != self._trio_thread,
+        )
+        if refusal is not None:
+            raise EOFError(refusal)
         prompt = InputPrompt(self.output.take_line_tail(), secret=secret)
         with self.stop.hop():
             return trio.from_thread.run(self._ask, prompt, trio_token=self._token)
