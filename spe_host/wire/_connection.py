@@ -47,6 +47,7 @@ from typing import Final
 from spe_host._errors import LocalProtocolError, RemoteProtocolError
 
 from ._codec import check_version, encode_message, id_in, message_from_json
+from ._decoding import loads
 from ._events import DEFAULT_MAX_FRAME, Error, Message, Refused, Request, Side, Welcome
 from ._lifecycle import Answer, Lifecycle
 from ._requests import Hello
@@ -71,10 +72,6 @@ class NEED_DATA(metaclass=_Sentinel):
 
 class CLOSED(metaclass=_Sentinel):
     """Returned by :meth:`Connection.next_event` once the peer has closed cleanly."""
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 class Connection:
@@ -230,11 +227,9 @@ class Connection:
     @staticmethod
     def _parse(line: bytes) -> tuple[Message, object]:
         try:
-            text = line.decode("utf-8")
+            obj = loads(line)
         except UnicodeDecodeError:
             raise RemoteProtocolError("the frame is not valid UTF-8") from None
-        try:
-            obj = json.loads(text, parse_constant=_reject_constant)
         except json.JSONDecodeError as exc:
             raise RemoteProtocolError(
                 f"the frame is not valid JSON ({exc.msg} at character {exc.pos})"
