@@ -30,7 +30,7 @@ __all__ = ["LONG_FRAME", "loads"]
 #: take about the same few microseconds and json.loads saves msgspec's import.
 LONG_FRAME: Final = 64 * 1024
 
-_fast: Callable[[bytes], object] | None = None
+_fast: Callable[[bytes | bytearray], object] | None = None
 _refused: tuple[type[BaseException], ...] = ()
 
 
@@ -38,7 +38,7 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def loads(line: bytes) -> object:
+def loads(line: bytes | bytearray) -> object:
     """Decode one frame's bytes as :func:`json.loads` of their UTF-8 text would.
 
     NaN and the infinities are refused.
@@ -58,7 +58,7 @@ def loads(line: bytes) -> object:
     return json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
 
 
-def _load_fast() -> Callable[[bytes], object]:
+def _load_fast() -> Callable[[bytes | bytearray], object]:
     global _fast, _refused
     import msgspec
 
