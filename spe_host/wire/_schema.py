@@ -73,14 +73,25 @@ __all__ = ["JSON", "Checked", "Invalid", "decode", "decode_list", "describe", "e
 _R = TypeVar("_R")
 
 
+_WORDS: dict[type, str] = {}
+
+
+def _words(kind: type) -> str:
+    # ExecutionResult -> "execution result"; once per class: a server-built record
+    # checks its nested records every time it is built (a `done`'s result).
+    words = _WORDS.get(kind)
+    if words is None:
+        words = _WORDS[kind] = re.sub(r"(?<!^)(?=[A-Z])", " ", kind.__name__).lower()
+    return words
+
+
 @record
 class _Record(_Spec):
     kind: type
 
     @property
     def words(self) -> str:
-        # ExecutionResult -> "execution result"
-        return re.sub(r"(?<!^)(?=[A-Z])", " ", self.kind.__name__).lower()
+        return _words(self.kind)
 
     @property
     def what(self) -> str:
