@@ -38,15 +38,17 @@ completion and the stop lands at the next check after it returns.
 
 Two checks are left out, both where at most an *instant test* has run since the
 previous check: a test of names, constants, comparisons and ``and``/``or``/``not``,
-with an ``if`` whose branches only hand control on (``return`` of a name or constant,
-``pass``, ``break``, ``continue``; at most one statement each). Such an ``if`` gets no
-check at the head of its branches, and the statement after it none either. A stop
+and a statement that only hands control on (``return`` of a name or constant, ``pass``,
+``break``, ``continue``). Such a statement gets no check when it heads a branch of an
+``if`` with an instant test; and the statement after an ``if`` with an instant test
+whose branches are at most one such statement each gets none either. A stop
 asked for during that test lands at the next check instead (after a ``return``, the
 caller's; after a ``continue``, the loop body's once the loop's test has run), which a
-script can only tell apart when the comparison itself runs slow library code. What it buys: a recursive base case
-(``if n < 2: return n``) pays one check per call instead of two (fib(25) 1.15x plain
-exec before, 1.07-1.10x after). Every function body and loop body still starts with a
-check, so recursion and loops stay stoppable.
+script can only tell apart when the comparison itself runs slow library code. What it
+buys: a recursive base case (``if n < 2: return n``) and the statement after it pay no
+check of their own, so fib(25) meets 242,787 checks instead of 485,572, one per call
+(bench overhead row: 1.19-1.20x plain exec before, 1.10-1.12x after). Every function
+body and loop body still starts with a check, so recursion and loops stay stoppable.
 """
 
 from __future__ import annotations
