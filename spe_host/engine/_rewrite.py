@@ -35,6 +35,20 @@ Nothing of this may show to the script (docs/conformance.md says what still does
 
 Library code is not rewritten, so a call into a library or a C function runs to
 completion and the stop lands at the next check after it returns.
+
+Two checks are left out, both where at most an *instant test* has run since the
+previous check: a test of names, constants, comparisons and ``and``/``or``/``not``,
+and a statement that only hands control on (``return`` of a name or constant, ``pass``,
+``break``, ``continue``). Such a statement gets no check when it heads a branch of an
+``if`` with an instant test; and the statement after an ``if`` with an instant test
+whose branches are at most one such statement each gets none either. A stop
+asked for during that test lands at the next check instead (after a ``return``, the
+caller's; after a ``continue``, the loop body's once the loop's test has run), which a
+script can only tell apart when the comparison itself runs slow library code. What it
+buys: a recursive base case (``if n < 2: return n``) and the statement after it pay no
+check of their own, so fib(25) meets 242,787 checks instead of 485,572, one per call
+(bench overhead row: 1.19-1.20x plain exec before, 1.10-1.12x after). Every function
+body and loop body still starts with a check, so recursion and loops stay stoppable.
 """
 
 from __future__ import annotations
@@ -149,6 +163,55 @@ def _is_docstring(stmt: ast.stmt) -> bool:
     )
 
 
+_INSTANT_NODES = (
+    ast.Name,
+    ast.Constant,
+    ast.Compare,
+    ast.BoolOp,
+    ast.UnaryOp,
+    ast.Load,
+    ast.cmpop,
+    ast.boolop,
+    ast.unaryop,
+)
+
+
+def _is_instant_test(test: ast.expr) -> bool:
+    """Whether a test is names, constants, comparisons and boolean operators only."""
+    return all(isinstance(part, _INSTANT_NODES) for part in ast.walk(test))
+
+
+def _hands_on(stmt: ast.stmt) -> bool:
+    """Whether a statement only hands control on: a bare exit or return of a name or constant."""
+    if isinstance(stmt, ast.Return):
+        return stmt.value is None or isinstance(stmt.value, ast.Name | ast.Constant)
+    return isinstance(stmt, ast.Pass | ast.Break | ast.Continue)
+
+
+def _is_instant_exit(stmt: ast.stmt) -> bool:
+    """Whether a statement is an ``if`` of an instant test whose branches only hand on."""
+    return (
+        isinstance(stmt, ast.If)
+        and _is_instant_test(stmt.test)
+        and all(
+            len(branch) <= 1 and all(map(_hands_on, branch)) for branch in (stmt.body, stmt.orelse)
+        )
+    )
+
+
+def _needs_check(node: ast.AST, field: str, body: list[ast.stmt], index: int) -> bool:
+    # Since the previous check, at most an instant test has run: this check would add
+    # nothing that one did not (module docstring).
+    if index == 0:
+        return not (
+            isinstance(node, ast.If)
+            and field in ("body", "orelse")
+            and _hands_on(body[0])
+            and _is_instant_test(node.test)
+        )
+    return not _is_instant_exit(body[index - 1])
+
+
 def _is_future_import(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"
 
@@ -159,8 +222,8 @@ def _is_future_import(stmt: ast.stmt) -> bool:
 def _checked_body(node: ast.AST, field: str, body: list[ast.stmt]) -> list[ast.stmt]:
     new_body: list[ast.stmt] = []
     declare = isinstance(node, ast.Module | ast.ClassDef) and field == "body"
+    leading = True
     for index, stmt in enumerate(body):
-        leading = index == len(new_body)
         # Docstrings and __future__ imports must stay first to keep their meaning.
         if leading and (
             (isinstance(node, _KEEPS_DOCSTRING) and field == "body" and _is_docstring(stmt))
@@ -170,7 +233,9 @@ def _checked_body(node: ast.AST, field: str, body: list[ast.stmt]) -> list[ast.s
             continue
         if leading and declare:
             new_body.append(_declaration(stmt))
-        new_body.append(_check_statement(stmt))
+        leading = False
+        if _needs_check(node, field, body, index):
+            new_body.append(_check_statement(stmt))
         new_body.append(stmt)
     return new_body
 
