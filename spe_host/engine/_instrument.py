@@ -32,7 +32,7 @@ import linecache
 import sys
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import CodeType
 
 from ._rewrite import (
@@ -196,7 +196,11 @@ def compile_script(source: str, filename: str, *, interactive: bool) -> list[Sta
     if cacheable:
         cached = _cache.get((source, interactive))
         if cached is not None:
-            return [replace(s, code=_renamed(s.code, filename)) for s in cached]
+            # Built directly: dataclasses.replace looks the fields up at every call.
+            return [
+                Statement(_renamed(s.code, filename), s.is_async, s.display, s.lineno)
+                for s in cached
+            ]
     try:
         statements = _compile_script(source, filename, interactive=interactive)
     except RecursionError as error:
