@@ -217,13 +217,18 @@ class FramedStream:
             return
         waiting = _Waiting(frame, written)
         self._waiting.append(waiting)
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            # Out of the line as the cancel comes, not when we next run: room made in
+            # between (a release, a waiter leaving) must not queue a frame not sent.
+            self._waiting.remove(waiting)
+            return trio.lowlevel.Abort.SUCCEEDED
+
         try:
-            await waiting.decided.wait()
+            await trio.lowlevel.wait_task_rescheduled(abort)
         except BaseException:
-            if waiting in self._waiting:
-                self._waiting.remove(waiting)
-                # Our place may have been the one holding up the next sender.
-                self._admit_waiting()
+            # Our place may have been the one holding up the next sender.
+            self._admit_waiting()
             raise
         if not waiting.queued:
             raise self._lost_error()
@@ -311,14 +316,15 @@ class FramedStream:
             waiting = self._waiting.popleft()
             self._push(waiting.frame, waiting.written)
             waiting.queued = True
-            waiting.decided.set()
+            trio.lowlevel.reschedule(waiting.task)
 
     def close_outbox(self) -> None:
         """Take no more frames; the writer sends what is queued, then stops."""
         self._closed = True
         self._held_until = None
         while self._waiting:
-            self._waiting.popleft().decided.set()  # not queued: that sender sees ConnectionLost
+            # Not queued: that sender sees ConnectionLost.
+            trio.lowlevel.reschedule(self._waiting.popleft().task)
         self._writer_lot.unpark_all()
 
     async def run_writer(self) -> None:
@@ -384,9 +390,11 @@ class FramedStream:
 class _Waiting:
     """A sender whose frame did not fit in the outbox yet."""
 
+    __slots__ = ("frame", "queued", "task", "written")
+
     def __init__(self, frame: bytes, written: Written | None) -> None:
         self.frame = frame
         self.written = written
         self.queued = False
-        # Set when the frame was queued (``queued``) or the outbox closed (not queued).
-        self.decided = trio.Event()
+        # Rescheduled once its frame is queued (``queued``) or the outbox closed.
+        self.task = trio.lowlevel.current_task()
