@@ -298,13 +298,16 @@ class Requests:
         await self._sender.reply(request.id, encode_records(infos))
 
     async def _stop(self, request: Stop) -> None:
-        audit: list[Callable[[], object]] = []  # its log line: written once the answer is out
+        # The audit log line waits for the answer to be out, unless answers are queued
+        # already: a peer that does not read would hold the line back as long as it likes.
+        audit: list[Callable[[], object]] = []
+        later = self._conn.framed.queued_bytes == 0
         outcomes = self._service.stop(
             self._conn.principal,
             *request.targets,
             reason=request.reason,
             force=request.force,
-            log_later=audit,
+            log_later=audit if later else None,
         )
         await self._sender.reply(request.id, {k: o.value for k, o in outcomes.items()}, then=audit)
 
