@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from ..server import Limits, Listening
     from ..service import Host
 
-__all__ = ["run_host", "serve", "server_limits", "switch_interval"]
+__all__ = ["run_host", "serve", "server_limits"]
 
 logger = logging.getLogger("spe_host")
 
@@ -83,7 +83,7 @@ async def serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def switch_interval(args: argparse.Namespace) -> float:
+def _switch_interval(args: argparse.Namespace) -> float:
     """The thread switch interval ``serve`` runs with, in seconds: ``--switch-interval``'s
     or :data:`SERVE_SWITCH_INTERVAL`."""
     if args.switch_interval is None:
@@ -131,7 +131,7 @@ async def run_host(args: argparse.Namespace, until: Callable[[], Awaitable[objec
                 max_patterns=args.max_patterns,
                 max_script_size=args.max_script_size,
             ),
-            switch_interval=switch_interval(args),
+            switch_interval=_switch_interval(args),
             interpreter_slots=args.interpreter_slots or None,
             journal=journal,
         ) as host:
@@ -310,7 +310,7 @@ def _announce(
     width = max(len(command) for command, _ in uses)
     lines.append("Sessions start with builtins only. To use this host:")
     lines += [f"  {command.ljust(width)}   {what}" for command, what in uses]
-    interval = switch_interval(args)
+    interval = _switch_interval(args)
     lines.append(
         f"Thread switch interval {interval * 1e3:g} ms (Python's default 5 ms), "
         + (
