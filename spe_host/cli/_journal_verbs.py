@@ -75,16 +75,36 @@ def journal_for_serve(args: argparse.Namespace) -> Journal | None:
 
 
 def journal_path(args: argparse.Namespace) -> Path:
-    """The journal a verb reads: ``--journal``, else the named host's default one."""
+    """The journal a verb reads: ``--journal``, else the named host's default one.
+
+    The name is ``--name``, else ``--connect`` (``runs`` and ``audit`` take it as a
+    name; ``logs`` connects with it), else ``$SPE_HOST``, else ``default``.
+
+    Raises:
+        UsageError: ``runs`` or ``audit`` was given an address as ``--connect``.
+    """
     given = getattr(args, "journal", None)
     if given:
         return Path(given)
     name = getattr(args, "name", None)
-    if name is None:
-        # logs: the host it would connect to, if that is a name and not an address.
-        target = getattr(args, "connect", None) or os.environ.get("SPE_HOST") or "default"
-        name = target if "/" not in target and ":" not in target else "default"
-    return default_journal_path(name)
+    if name is not None:
+        return default_journal_path(name)
+    target = getattr(args, "connect", None)
+    if target is not None and _is_address(target) and hasattr(args, "name"):
+        raise UsageError(
+            f"{args.verb} reads a host's journal file, not the host, and {target!r} is an "
+            "address or a connection file, not a host name; give the host's --name, or "
+            "the file as --journal PATH"
+        )
+    target = target or os.environ.get("SPE_HOST") or "default"
+    # logs: the host it would connect to, if that is a name and not an address.
+    return default_journal_path("default" if _is_address(target) else target)
+
+
+def _is_address(target: str) -> bool:
+    # What --connect takes as other than a host name: unix:PATH, tcp://HOST:PORT and
+    # connection files (a path, or a name ending in .json), as find_connection does.
+    return "/" in target or ":" in target or target.endswith(".json")
 
 
 def _times(data: dict[str, Any]) -> dict[str, Any]:

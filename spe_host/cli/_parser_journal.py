@@ -1,7 +1,10 @@
 """The subparsers of the journal's verbs (``runs``, ``audit``) and serve's journal options.
 
 The verbs read a journal file, not a host, so they take ``--journal PATH`` or
-``--name NAME`` (whose default journal they read) instead of the connection options.
+``--name NAME`` (whose default journal they read) instead of the connection options;
+``--connect NAME`` is taken as ``--name``, as a user of the other verbs types it, and
+an address there is refused with a sentence (the file of a host at an address is not
+known here).
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from ._args import Shared, Verb, Verbs, add_verb
 __all__ = ["add_audit", "add_journal_options", "add_runs"]
 
 _WHERE = (
-    "The journal is --journal PATH, else the one of the host named --name (default:\n"
-    "default): $XDG_STATE_HOME/spe-host/NAME.journal.sqlite (~/.local/state/...).\n"
+    "The journal is --journal PATH, else the one of the host named --name (or\n"
+    "--connect NAME; else $SPE_HOST when it is a name, else default):\n"
+    "$XDG_STATE_HOME/spe-host/NAME.journal.sqlite (~/.local/state/...).\n"
     "No host needs to be running."
 )
 
@@ -22,8 +26,11 @@ _WHERE = (
 def _journal_file(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("journal")
     group.add_argument("--journal", metavar="PATH", help="the journal file to read")
+    group.add_argument("--name", help="read the default journal of this host name")
     group.add_argument(
-        "--name", default="default", help="read the default journal of this host name"
+        "--connect",
+        metavar="NAME",
+        help="the same as --name (a host name; an address is refused: give --journal)",
     )
 
 
