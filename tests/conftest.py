@@ -6,6 +6,7 @@ tests take ``runtime`` and ``gate`` from here and their helpers from ``support``
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -29,6 +30,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(item.path).parent in folders:
             item.add_marker(pytest.mark.single_python)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A shell without job control starts a background command (`make test &` in a
+    # script, a CI step that backgrounds it) with SIGINT ignored, and exec passes that
+    # on: the `spe-host` subprocesses the end-to-end tests Ctrl-C would ignore it and be
+    # killed at their deadline. Python's own handler is what the suite expects.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True, scope="session")
