@@ -123,8 +123,13 @@ class Requests:
 
         An ``execute`` or ``start`` begins its run in its first step, so a ``stop`` read
         in the same read as the request it targets waits for this, and finds the run.
+        With every request begun it returns at once, without a schedule point: the
+        stop it holds back is on its way to a run that may be spinning, and a pass
+        costs a system call, which may then wait a switch interval for the
+        interpreter lock.
         """
-        await self._all_begun.wait()
+        if self._unbegun:
+            await self._all_begun.wait()
 
     async def run(self, request: Request) -> None:
         """Handle one :meth:`accept`-ed request and answer it; errors become ``error``
@@ -309,7 +314,10 @@ class Requests:
             force=request.force,
             log_later=audit if later else None,
         )
-        await self._sender.reply(request.id, {k: o.value for k, o in outcomes.items()}, then=audit)
+        # No schedule point: the reader goes on to what came with the stop (its wait).
+        await self._sender.reply(
+            request.id, {k: o.value for k, o in outcomes.items()}, then=audit, schedule_point=False
+        )
 
     async def _ticket(self, request: Ticket) -> None:
         principal = self._conn.principal
@@ -329,7 +337,11 @@ class Requests:
         finished = await self._service.wait(
             self._conn.principal, *request.sessions, timeout=request.timeout, any=request.any
         )
-        await self._sender.reply(request.id, [to_json(info) for info in finished])
+        # The task ends here: a schedule point would only put off the end of a hold
+        # this answer may release (the cork's), and so the write.
+        await self._sender.reply(
+            request.id, [to_json(info) for info in finished], schedule_point=False
+        )
 
     async def _receive(self, request: Receive) -> None:
         result = self._service.receive(
