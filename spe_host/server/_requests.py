@@ -123,10 +123,8 @@ class Requests:
 
         An ``execute`` or ``start`` begins its run in its first step, so a ``stop`` read
         in the same read as the request it targets waits for this, and finds the run.
-        With every request begun it returns at once, without a schedule point: the
-        stop it holds back is on its way to a run that may be spinning, and a pass
-        costs a system call, which may then wait a switch interval for the
-        interpreter lock.
+        With all begun it returns without a schedule point: a pass is a system call
+        that may wait a switch interval for the interpreter lock if a session spins.
         """
         if self._unbegun:
             await self._all_begun.wait()
@@ -314,7 +312,7 @@ class Requests:
             force=request.force,
             log_later=audit if later else None,
         )
-        # No schedule point: the reader goes on to what came with the stop (its wait).
+        # No schedule point: the reader goes straight on to what came with the stop.
         await self._sender.reply(
             request.id, {k: o.value for k, o in outcomes.items()}, then=audit, schedule_point=False
         )
@@ -337,8 +335,7 @@ class Requests:
         finished = await self._service.wait(
             self._conn.principal, *request.sessions, timeout=request.timeout, any=request.any
         )
-        # The task ends here: a schedule point would only put off the end of a hold
-        # this answer may release (the cork's), and so the write.
+        # The task ends here: a schedule point would only put off the cork's release.
         await self._sender.reply(
             request.id, [to_json(info) for info in finished], schedule_point=False
         )
