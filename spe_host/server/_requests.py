@@ -123,8 +123,11 @@ class Requests:
 
         An ``execute`` or ``start`` begins its run in its first step, so a ``stop`` read
         in the same read as the request it targets waits for this, and finds the run.
+        With all begun it returns without a schedule point: a pass is a system call
+        that may wait a switch interval for the interpreter lock if a session spins.
         """
-        await self._all_begun.wait()
+        if self._unbegun:
+            await self._all_begun.wait()
 
     async def run(self, request: Request) -> None:
         """Handle one :meth:`accept`-ed request and answer it; errors become ``error``
@@ -309,7 +312,10 @@ class Requests:
             force=request.force,
             log_later=audit if later else None,
         )
-        await self._sender.reply(request.id, {k: o.value for k, o in outcomes.items()}, then=audit)
+        # No schedule point: the reader goes straight on to what came with the stop.
+        await self._sender.reply(
+            request.id, {k: o.value for k, o in outcomes.items()}, then=audit, schedule_point=False
+        )
 
     async def _ticket(self, request: Ticket) -> None:
         principal = self._conn.principal
@@ -329,7 +335,10 @@ class Requests:
         finished = await self._service.wait(
             self._conn.principal, *request.sessions, timeout=request.timeout, any=request.any
         )
-        await self._sender.reply(request.id, [to_json(info) for info in finished])
+        # The task ends here: a schedule point would only put off the cork's release.
+        await self._sender.reply(
+            request.id, [to_json(info) for info in finished], schedule_point=False
+        )
 
     async def _receive(self, request: Receive) -> None:
         result = self._service.receive(

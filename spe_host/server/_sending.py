@@ -67,11 +67,17 @@ class Sender:
         await self._framed.send(message)
 
     async def reply(
-        self, request_id: int, value: JSON, *, then: Sequence[Callable[[], object]] = ()
+        self,
+        request_id: int,
+        value: JSON,
+        *,
+        then: Sequence[Callable[[], object]] = (),
+        schedule_point: bool = True,
     ) -> None:
         """Answer a request with ``result``; ``then`` runs once the answer is on the stream.
 
         Or once it never will be: ``then`` runs exactly once however the send ends.
+        ``schedule_point`` as for :meth:`FramedStream.send_frame`.
         """
         try:
             frame = self._framed.connection.send(Result(id=request_id, value=value))
@@ -87,11 +93,11 @@ class Sender:
                 )
             )
         if not then:
-            await self._framed.send_frame(frame)
+            await self._framed.send_frame(frame, schedule_point=schedule_point)
             return
         written = _Once(then)
         try:
-            await self._framed.send_frame(frame, written=written)
+            await self._framed.send_frame(frame, written=written, schedule_point=schedule_point)
         except BaseException:
             written()  # the frame was not queued (or, cancelled late, it runs once anyway)
             raise

@@ -21,17 +21,16 @@ need the same two loops around the sans-IO :class:`~spe_host.wire.Connection`:
   it when the outbox is empty) and stalls only the tasks writing to it.
 * **Writing through.** On a plain socket, a frame sent while nothing is queued or
   being written goes straight to the socket in the sender's task, with one
-  non-blocking write, which saves the round through the writer task (a trio
-  scheduling pass per answer). What the kernel does not take at once is queued for
-  the writer, first in line; no checkpoint comes between the write and the queueing,
-  so a cancelled sender cannot leave half a frame behind, and no other frame can
-  slip in between.
-* **Holding.** On this kind of machine the write that wakes the peer is the costly
-  part of an answer, so answers that the peer waits for together should leave in one
-  write. :meth:`FramedStream.hold` queues the frames sent from then on without
-  writing them, until :meth:`FramedStream.release` (which writes them through at
-  once, joined) or the hold's deadline (the writer then sends them): a hold never
-  keeps a frame longer than that. The owner decides what belongs together.
+  non-blocking write: no round through the writer task (a scheduling pass). What
+  the kernel does not take is queued for the writer, first in line, with no
+  checkpoint in between: no half frame, no frame slipping in.
+* **Holding.** The write that wakes the peer is the costly part of an answer, so
+  answers the peer waits for together should leave in one write.
+  :meth:`FramedStream.hold` queues the frames sent from then on without writing
+  them, until :meth:`FramedStream.release` (which writes them through at once,
+  joined) or the hold's deadline (the writer then sends them). The owner decides
+  what belongs together. The writer's wait has the hold's deadline, which hold and
+  release move: held frames never wake it, nor does a hold released.
 
 When the stream breaks, sends raise :class:`~spe_host.ConnectionLost` and the
 ``on_lost`` callback runs once, so the owner can cancel what still works for that peer.
@@ -39,6 +38,7 @@ When the stream breaks, sends raise :class:`~spe_host.ConnectionLost` and the
 
 from __future__ import annotations
 
+import math
 import os
 from collections import deque
 from collections.abc import Callable
@@ -57,8 +57,7 @@ OUTBOX_BYTES: Final = 256 * 1024
 #: Frames the writer joins into one ``send_all``, up to this many bytes.
 WRITE_BATCH: Final = 64 * 1024
 _RECEIVE_SIZE: Final = 64 * 1024
-# While one frame fills read after read (a listing of megabytes), reads grow to this:
-# fewer passes through trio per frame.
+# While one frame fills read after read (a listing of megabytes), reads grow to this.
 _RECEIVE_MAX: Final = 1024 * 1024
 
 #: Called once a frame has been handed to the stream, or once it never will be (the
@@ -112,14 +111,13 @@ class FramedStream:
         # Frames queued for the writer, and their bytes plus those being written now.
         self._queue: deque[tuple[bytes, Written | None]] = deque()
         self._queued_bytes = 0
-        # Senders whose frame did not fit, in arrival order.
-        self._waiting: deque[_Waiting] = deque()
+        self._waiting: deque[_Waiting] = deque()  # senders whose frame did not fit, in order
         self._closed = False
         self._writer_lot = trio.lowlevel.ParkingLot()
-        # While frames are held (see hold()): until when, at the latest.
-        self._held_until: float | None = None
+        self._held_until: float | None = None  # while frames are held: until when
+        self._park: trio.CancelScope | None = None  # the writer's wait, while it waits
         self._writing = False  # the writer is in send_all
-        # The socket to write through to, when the stream is a plain socket.
+        # The socket to write through to (a plain socket stream).
         self._socket = stream.socket if type(stream) is trio.SocketStream else None
         self._reader = StreamReader(stream)
 
@@ -168,9 +166,9 @@ class FramedStream:
             message: The message to send.
             written: Called once the frame has been handed to the stream (not just
                 queued), or once it never will be because the stream broke.
-            schedule_point: False for a caller that waits right after (a request
-                waiting for its answer): that wait is the schedule point, and a frame
-                that goes out at once skips the pass through the scheduler here.
+            schedule_point: False for a caller that waits or ends right after (a
+                request waiting for its answer, a handler's last answer): a frame
+                that goes out at once then skips a pass through the scheduler.
 
         Raises:
             LocalProtocolError: The protocol does not allow this message now.
@@ -257,8 +255,8 @@ class FramedStream:
     def _push(self, frame: bytes, written: Written | None) -> None:
         self._queue.append((frame, written))
         self._queued_bytes += len(frame)
-        # A held frame wakes the writer only to watch the hold's deadline.
-        if self._held_until is None or len(self._queue) == 1:
+        # A held frame does not wake the writer: its park watches the hold's deadline.
+        if self._held_until is None:
             self._writer_lot.unpark_all()
 
     # -- holding ----------------------------------------------------------------------
@@ -272,11 +270,12 @@ class FramedStream:
         """Hold the frames sent from now on, until :meth:`release` or the time ``until``.
 
         Frames keep their order and are queued as always (the outbox's budget counts
-        them); only their writing waits, so the ones that answer requests read together
-        can leave in one write. A hold already in place keeps its deadline.
+        them); only their writing waits. A hold already in place keeps its deadline.
         """
         if self._held_until is None and not self._closed:
             self._held_until = until
+            if self._park is not None:
+                self._park.deadline = until
 
     def release(self) -> None:
         """End the hold: write what is queued now, joined, without waiting.
@@ -288,6 +287,8 @@ class FramedStream:
         if self._held_until is None:
             return
         self._held_until = None
+        if self._park is not None:
+            self._park.deadline = math.inf  # else it wakes at the old one, for nothing
         if self._socket is not None and not self._writing and self._queue:
             self._flush_through()
         if self._queue:
@@ -334,11 +335,11 @@ class FramedStream:
                 while not self._queue or self._held_until is not None:
                     if self._closed and not self._queue:
                         return
-                    if self._held_until is None:
+                    held = self._held_until  # hold() and release() move the park's deadline
+                    with trio.CancelScope(deadline=math.inf if held is None else held) as park:
+                        self._park = park
                         await self._writer_lot.park()
-                        continue
-                    with trio.move_on_at(self._held_until):
-                        await self._writer_lot.park()
+                    self._park = None
                     # At the deadline the writer sends them (a newer hold may hold on).
                     if self._held_until is not None and trio.current_time() >= self._held_until:
                         self._held_until = None

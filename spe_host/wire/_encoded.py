@@ -48,14 +48,47 @@ _deaths = 0
 _last: tuple[list[int], int, EncodedArray] | None = None
 
 
+def _not_json(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _c_encoder() -> Callable[[object, int], Sequence[str]] | None:
+    # The C encoder that json.dumps makes anew for every call with these options,
+    # made once: every frame is encoded on some request's path (~10 us a message
+    # here). Without the circular-reference check, whose memo a shared encoder
+    # cannot keep: a value that holds itself recurses instead (see dumps).
+    make = getattr(json.encoder, "c_make_encoder", None)
+    quote = getattr(json.encoder, "c_encode_basestring", None)
+    if make is None or quote is None:
+        return None  # no C accelerator: json.dumps as it is
+    encoder: Callable[[object, int], Sequence[str]] = make(
+        None, _not_json, quote, None, ":", ",", False, False, False
+    )
+    return encoder
+
+
+_ENCODER: Final = _c_encoder()
+
+
 def dumps(value: object) -> bytes:
     """Return the UTF-8 JSON text of a JSON value, compact.
 
+    The same text as ``json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+    allow_nan=False)``, UTF-8 encoded.
+
     Raises:
         TypeError: The value holds something that is not JSON.
-        ValueError: It holds a NaN or an infinity.
+        ValueError: It holds a NaN or an infinity, or itself (or nests too deep).
     """
-    text = json.dumps(value, ensure_ascii=False, separators=_SEPARATORS, allow_nan=False)
+    if _ENCODER is None:
+        text = json.dumps(value, ensure_ascii=False, separators=_SEPARATORS, allow_nan=False)
+    else:
+        try:
+            text = "".join(_ENCODER(value, 0))
+        except RecursionError:
+            raise ValueError(
+                "the value holds itself, or nests too deep to be written as JSON"
+            ) from None
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:

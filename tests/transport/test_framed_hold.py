@@ -108,3 +108,56 @@ async def test_what_a_release_cannot_write_at_once_follows_in_order() -> None:
             await trio.testing.wait_all_tasks_blocked()
             assert written == [0, 1, 2, 3]
             nursery.cancel_scope.cancel()
+
+
+class _WriterSteps(trio.abc.Instrument):
+    """Counts the steps the framed stream's writer task takes while it is on."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if task.name.endswith("run_writer"):
+            self.count += 1
+
+
+async def test_a_released_hold_wakes_the_writer_neither_for_its_frames_nor_at_its_deadline(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ours, theirs = socket_pair()
+    framed = FramedStream(ours, Connection("client"))
+    steps = _WriterSteps()
+    async with ours, theirs, trio.open_nursery() as nursery:
+        with trio.fail_after(30):
+            nursery.start_soon(framed.run_writer)
+            await trio.testing.wait_all_tasks_blocked()  # parked, nothing to write
+            trio.lowlevel.add_instrument(steps)
+            try:
+                framed.hold(trio.current_time() + 1)
+                await framed.send_frame(b"stop\n")
+                framed.release()  # written through, in this task
+                await trio.sleep(5)  # well past the hold's old deadline
+            finally:
+                trio.lowlevel.remove_instrument(steps)
+            assert steps.count == 0
+            assert await receive_exactly(theirs, 5) == b"stop\n"
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_hold_placed_while_the_writer_waits_still_ends_at_its_deadline(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # A lockstep stream never writes through: only the writer delivers.
+    ours, theirs = trio.testing.lockstep_stream_pair()
+    framed = FramedStream(ours, Connection("client"))
+    async with trio.open_nursery() as nursery:
+        with trio.fail_after(30):
+            nursery.start_soon(framed.run_writer)
+            await trio.testing.wait_all_tasks_blocked()  # parked without a deadline
+            start = trio.current_time()
+            framed.hold(start + 2)
+            await framed.send_frame(b"stop\n")
+            assert await receive_exactly(theirs, 5) == b"stop\n"
+            assert trio.current_time() - start >= 2
+            assert not framed.held
+            nursery.cancel_scope.cancel()
