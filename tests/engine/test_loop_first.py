@@ -193,6 +193,9 @@ async def test_a_summons_met_off_the_session_thread_is_let_go(
     with trio.fail_after(10):
         host.start("a", script, args={"gate": gate})
         await wait_until(lambda: spin_count(host, "a") > 0)
+        # And the session thread is in join() (line 9), past its last check: summoned
+        # any earlier, on a loaded machine, it would meet the summons itself.
+        await wait_until(lambda: (host.session("a").location or "").endswith(":9"))
         (seat,) = share._seats.values()
         for _ in range(5):
             _make_old(share, "a")
