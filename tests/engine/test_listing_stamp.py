@@ -231,17 +231,39 @@ def test_the_stamp_never_comes_back_to_a_value_read_before_a_change() -> None:
     assert _changes.stamp != before
 
 
-@pytest.mark.parametrize("kind", ["name", "autodispose", "progress", "touch", "output"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "name",
+        "autodispose",
+        "progress",
+        "touch",
+        "output",
+        "state",
+        "run begins",
+        "run ends",
+        "ticket",
+        "added",
+        "removed",
+    ],
+)
 async def test_each_value_a_listing_keys_on_moves_the_stamp(host: Host, kind: str) -> None:
     with trio.fail_after(10):
         await host.execute("s", "pass")
         session = host.session("s")
-        change: dict[str, Callable[[], None]] = {
+        change: dict[str, Callable[[], object]] = {
             "name": lambda: setattr(session, "name", "n"),
             "autodispose": lambda: setattr(session, "autodispose", True),
             "progress": lambda: setattr(session, "progress", Progress(1.0, None)),
             "touch": session.touch,
             "output": lambda: session.output.write("x\n"),
+            # Each of these comes with other moves in the engine; each moves it alone too.
+            "state": lambda: session._set_state(SessionState.IDLE),
+            "run begins": session.runs.begin,
+            "run ends": lambda: session.runs.end(None),
+            "ticket": session._ticket_changed,
+            "added": lambda: host._get_or_create("new", autodispose=False),
+            "removed": lambda: host._drop(session, "removed by the test"),
         }
         before = _changes.stamp
         change[kind]()
