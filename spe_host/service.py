@@ -53,7 +53,7 @@ from ._model import (
     StopOutcome,
     StopTicket,
 )
-from .engine import Host, InputHandler, read_script, snapshots
+from .engine import Host, InputHandler, Listing, read_script
 
 __all__ = [
     "EMBEDDING_PROGRAM",
@@ -81,6 +81,7 @@ class Service:
 
     def __init__(self, host: Host) -> None:
         self._host = host
+        self._listing = Listing()
 
     @property
     def name(self) -> str:
@@ -237,8 +238,9 @@ class Service:
     ) -> list[SessionInfo]:
         """Snapshots of the sessions matching ``patterns`` (all when none is given)."""
         self.authorize(principal, Operation.LIST)
-        with _arguments():
-            return snapshots(self._host.sessions(*patterns, state=state))
+        find = partial(self._host.sessions, *patterns, state=state)
+        with _arguments():  # the last listing again if nothing changed (engine._snapshot)
+            return self._listing.get((patterns, state), find)
 
     def session(self, principal: Principal, session: str) -> SessionInfo:
         """The snapshot of one session.

@@ -45,7 +45,7 @@ from ._open import open_host
 from ._pending import PendingExecution
 from ._script import MAX_SCRIPT_SIZE, read_script
 from ._session import ScriptSession, SpeHandle
-from ._snapshot import snapshots
+from ._snapshot import Listing, snapshots
 from ._watchdog import DEFAULT_LOOP_TIMEOUT
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "Follower",
     "Host",
     "InputHandler",
+    "Listing",
     "PendingExecution",
     "ScriptSession",
     "SpeHandle",

@@ -43,6 +43,7 @@ from .._model import (
     check_session_id,
     is_pattern,
 )
+from ._changes import changed
 from ._checkpoint import StopFlags
 from ._complete import CompletionSlots, complete
 from ._events import Broadcast
@@ -342,6 +343,7 @@ class Registry:
             observer=self.observer,
         )
         self._sessions[id] = session
+        changed()  # a listing shows the new session
         self._expiry.add(session)
         self._session_changed(session)
         return session
@@ -370,6 +372,7 @@ class Registry:
     def _drop(self, session: ScriptSession, why: str, by: str | None = None) -> None:
         if self._sessions.get(session.id) is session:
             del self._sessions[session.id]
+            changed()
             if self.observer is not None:
                 self.observer.session_closed(session.id, why, by)
         session._close()

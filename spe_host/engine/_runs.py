@@ -30,6 +30,7 @@ import time
 
 from .._errors import NoResult, SessionBusy
 from .._model import ExecutionResult, SessionState, parse_run_id, run_id
+from ._changes import changed
 from ._streams import OutputBuffer
 from ._ticket import Ticket
 
@@ -111,11 +112,13 @@ class Runs:
         self.started_at = time.time()
         self.ended_at = None
         self._forget_tickets()
+        changed()  # the count and the times show in listings
         return run_id(self.session_id, self.count)
 
     def end(self, result: ExecutionResult | None) -> None:
         """The current run has ended with ``result`` (None: it ended without one)."""
         self.ended_at = time.time() if result is None else result.finished_at
+        changed()
         if result is None:
             return
         self._kept[result.run] = result

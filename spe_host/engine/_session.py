@@ -41,12 +41,14 @@ from .._model import (
     StopTicket,
 )
 from . import _instrument
+from ._changes import changed
 from ._checkpoint import StopFlags, checkpoint
 from ._events import Broadcast
 from ._execution import Execution, InputHandler
 from ._handle import SpeHandle
 from ._observe import Observer, report_end
 from ._runs import DEFAULT_KEEP_RESULTS, Runs
+from ._shown import Shown
 from ._snapshot import Snapshot
 from ._streams import OutputBuffer, Signal
 from ._thread import SessionThread
@@ -59,20 +61,17 @@ __all__ = ["ScriptSession", "SpeHandle"]
 _KEPT_SOURCES = 200
 
 
-class ScriptSession:
+class ScriptSession(Shown):
     """A named, persistent script session.
 
     Sessions are made by the :class:`~spe_host.Host`; do not construct them yourself.
 
     Attributes:
         id: The session's id.
-        name: The job name of the current or last run, or None (each run sets it).
         namespace: The live namespace scripts run in.
         created_at: When the session was made (UTC).
         last_accessed: When it was last used (UTC); idle expiry slides from here. It
             is read on the trio clock that expiry uses, from ``created_at`` on.
-        autodispose: Remove the session once its results have been received.
-        progress: The last progress the current or last run reported.
         output: The session's output stream, with offsets for replay.
         runs: The session's runs: their count, and the results kept until received.
     """
@@ -92,8 +91,7 @@ class ScriptSession:
         observer: Observer | None = None,
     ) -> None:
         self.id = session_id
-        self.name = name
-        self.autodispose = autodispose
+        Shown.__init__(self, name=name, autodispose=autodispose)
         self.created_at = datetime.now(UTC)
         # The one record of use is on the trio clock (idle expiry's, which tests can
         # mock); last_accessed is read from it.
@@ -102,7 +100,6 @@ class ScriptSession:
         # info() is read for every session of a listing: it is made again only
         # after a change (see _snapshot).
         self._snapshot = Snapshot()
-        self.progress = Progress()
         # Followers wait for output or a change, whichever comes first.
         self._activity = Broadcast()
         self._observer = observer
@@ -193,6 +190,7 @@ class ScriptSession:
     def touch(self) -> None:
         """Mark the session used now; idle expiry slides from here."""
         self._touched_at = trio.current_time()
+        changed()
 
     def idle_since(self) -> float:
         """The trio clock time the session was last used."""
@@ -262,7 +260,7 @@ class ScriptSession:
             thread=self._thread,
             loop=loop,
             watchdog=watchdog,
-            on_change=self._changed.fire,
+            on_change=self._ticket_changed,
             admission=admission,
         )
         self._execution = execution
@@ -283,7 +281,7 @@ class ScriptSession:
             self.runs.end(result)
             if result is not None:
                 self._last_status = result.status
-            self.touch()
+            self.touch()  # moves the listing stamp after the result and the status
             if self._state is not SessionState.CLOSED:
                 self._set_state(SessionState.IDLE)
         assert result is not None  # run() returns a result or raises
@@ -345,6 +343,12 @@ class ScriptSession:
 
     def _set_state(self, state: SessionState) -> None:
         self._state = state
+        changed()
+        self._changed.fire()
+
+    def _ticket_changed(self) -> None:
+        # From any thread: the run's stop ticket, which listings show, has changed.
+        changed()
         self._changed.fire()
 
     def _announce(self) -> None:

@@ -17,19 +17,27 @@ The same object is handed out until something changes, which lets the wire codec
 keep its JSON text too (``spe_host.wire.encode_records``). A running session is
 built afresh every time: the line it runs and its pending stop's ``blocked_in``
 move without any event. Trio thread only, like every change of a session's state.
+
+A listing asked again with nothing changed anywhere need not look at its sessions at
+all: :class:`Listing` keeps the last one with the listing stamp (``_changes``) read
+before it was made, and while that is still the stamp - and the listing asked for the
+same sessions and held none that runs - hands out the same snapshots again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .._model import SessionInfo, SessionState
+from . import _changes
 
 if TYPE_CHECKING:
     from ._session import ScriptSession
 
-__all__ = ["Snapshot", "build", "snapshots"]
+__all__ = ["Listing", "Snapshot", "build", "snapshots"]
+
+_RUNNING = (SessionState.RUNNING, SessionState.STOPPING)
 
 
 def build(session: ScriptSession) -> SessionInfo:
@@ -73,9 +81,50 @@ class Snapshot:
         return snapshots((session,))[0]
 
 
+class Listing:
+    """The last listing of a host's sessions, handed out again while nothing changed.
+
+    One per front end (the service's): it holds the snapshots of one listing, never
+    a session.
+    """
+
+    __slots__ = ("_asked", "_infos", "_stamp")
+
+    def __init__(self) -> None:
+        self._stamp = 0
+        self._asked: object = None
+        self._infos: tuple[SessionInfo, ...] | None = None
+
+    def get(
+        self, asked: object, sessions: Callable[[], Iterable[ScriptSession]]
+    ) -> list[SessionInfo]:
+        """The snapshots of ``sessions()``, the last listing's if nothing changed since.
+
+        Args:
+            asked: What the listing asked for (its patterns and state filter), compared
+                with ``==``: the same question over the same sessions has the same answer.
+            sessions: Finds the sessions (it may raise; nothing is kept then).
+        """
+        stamp = _changes.stamp  # before anything is looked at (see _changes)
+        infos = self._infos
+        if infos is not None and stamp == self._stamp and asked == self._asked:
+            return list(infos)
+        self._infos = None
+        found, idle = _snapshots(sessions())
+        if idle:  # a running session's line moves without a change of the stamp
+            self._stamp, self._asked, self._infos = stamp, asked, tuple(found)
+        return found
+
+
 def snapshots(sessions: Iterable[ScriptSession]) -> list[SessionInfo]:
     """Each session's snapshot (:meth:`Snapshot.of`), in one pass for a listing."""
-    running = (SessionState.RUNNING, SessionState.STOPPING)
+    return _snapshots(sessions)[0]
+
+
+def _snapshots(sessions: Iterable[ScriptSession]) -> tuple[list[SessionInfo], bool]:
+    # The snapshots, and whether none of them was running.
+    running = _RUNNING
+    idle = True
     found: list[SessionInfo] = []
     for session in sessions:
         # The session's own fields, not its properties: this runs for every session
@@ -83,6 +132,7 @@ def snapshots(sessions: Iterable[ScriptSession]) -> list[SessionInfo]:
         state = session._state
         if state in running:
             found.append(build(session))
+            idle = False
             continue
         key = (
             state,
@@ -91,9 +141,9 @@ def snapshots(sessions: Iterable[ScriptSession]) -> list[SessionInfo]:
             session.runs.count,
             session._touched_at,
             session.output.end_offset,
-            session.name,
-            session.autodispose,
-            session.progress,
+            session._name,
+            session._autodispose,
+            session._progress,
             session._last_status,
         )
         kept = session._snapshot
@@ -102,4 +152,4 @@ def snapshots(sessions: Iterable[ScriptSession]) -> list[SessionInfo]:
             kept._info = info = build(session)
             kept._key = key
         found.append(info)
-    return found
+    return found, idle

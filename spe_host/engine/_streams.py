@@ -36,6 +36,7 @@ from .._deferred import OutputBytes
 from .._model import decode_output, dropped_marker
 from .._records import record
 from ._batch import OutputStream
+from ._changes import changed
 from ._events import Broadcast
 from ._flush import flusher
 from ._held import Held
@@ -234,6 +235,8 @@ class OutputBuffer:
         if self._on_data is not None:
             self._on_data(self._held.end, raw)
         self._held.append(raw)
+        # The end offset shows in listings: any thread's output moves their stamp.
+        changed()
 
     def take_line_tail(self) -> str:
         """What was written since the last newline (its last 200 characters); forget it.
