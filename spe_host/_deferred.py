@@ -10,6 +10,10 @@ the engine builds the result with the bytes the output buffer held at the run's 
 (views of its immutable chunks: no copy) and a count of bytes dropped before them;
 the first read of the field decodes them once and keeps the text in their place.
 
+A follower's :class:`~spe_host._model.OutputChunk` does the same with its text: a
+server sending it in a binary output frame (protocol 1.5) takes the bytes as they
+are (:meth:`DeferredText.peek`), and never decodes them at all.
+
 The field is the record's own slot, reached through :class:`DeferredText`, a data
 descriptor put over the slot's member descriptor. Every reader of a record reads
 fields by attribute (equality, hashing, repr, pickling, :func:`dataclasses.replace`,
@@ -50,8 +54,13 @@ class OutputBytes:
 
     def text(self) -> str:
         """The text, as :meth:`~spe_host.engine.OutputBuffer.read` would decode it."""
-        text = decode_output(b"".join(self.pieces))
+        pieces = self.pieces
+        text = decode_output(pieces[0] if len(pieces) == 1 else b"".join(pieces))
         return dropped_marker(self.dropped) + text if self.dropped else text
+
+    def size(self) -> int:
+        """How many bytes the pieces hold (the marker not counted)."""
+        return sum(map(len, self.pieces))
 
 
 class DeferredText:
@@ -85,3 +94,8 @@ class DeferredText:
     def defer(self, instance: object, raw: OutputBytes) -> None:
         """Make the field of ``instance`` (a record being built) stand for ``raw``."""
         self._slot.__set__(instance, raw)
+
+    def peek(self, instance: object) -> OutputBytes | None:
+        """The bytes the field of ``instance`` stands for while it is not decoded, else None."""
+        value = self._slot.__get__(instance, type(instance))
+        return value if isinstance(value, OutputBytes) else None

@@ -17,6 +17,7 @@ engine; :class:`SessionInfo` is the snapshot of one that crosses layers.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 
 from ._deferred import DeferredText, OutputBytes
 from ._records import record
@@ -356,7 +357,33 @@ class OutputChunk:
     @property
     def end(self) -> int:
         """The offset just past this chunk: where to resume."""
+        raw = _CHUNK_TEXT.peek(self)
+        if raw is not None:
+            return self.offset + raw.size()
         return self.offset + byte_length(self.text)
+
+
+# A follower's chunk holds its bytes until its text is first read (see _deferred): a
+# binary output frame sends them as they are.
+_CHUNK_TEXT = DeferredText(OutputChunk.__dict__["text"])
+type.__setattr__(OutputChunk, "text", _CHUNK_TEXT)
+
+
+def output_chunk(
+    session: str, offset: int, pieces: Sequence[bytes | memoryview], dropped: int = 0
+) -> OutputChunk:
+    """A chunk whose text stands for ``pieces`` (output bytes that never change)
+    until first read."""
+    chunk = OutputChunk(session=session, offset=offset, text="", dropped=dropped)
+    _CHUNK_TEXT.defer(chunk, OutputBytes(0, pieces))
+    return chunk
+
+
+def chunk_bytes(chunk: OutputChunk) -> Sequence[bytes | memoryview]:
+    """The output bytes ``chunk`` stands for, in pieces: those it was made of when
+    its text was never decoded, else the text's (:func:`encode_output`)."""
+    raw = _CHUNK_TEXT.peek(chunk)
+    return raw.pieces if raw is not None else [encode_output(chunk.text)]
 
 
 @record(kw_only=True)

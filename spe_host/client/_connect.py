@@ -30,13 +30,14 @@ from .._errors import AuthenticationError, ConnectError, RemoteProtocolError, Sp
 from .._groups import sole_exception
 from ..auth import ConnectionInfo
 from ..transport._framed import FramedStream
-from ..wire import DEFAULT_MAX_FRAME, PROTOCOL_VERSION, Connection, Hello, Welcome
+from ..wire import DEFAULT_MAX_FRAME, Connection, Hello, Welcome
 from ._client import Client
 from ._dial import (
     HOST_ENV,
     broke,
     cannot_connect,
     find_host,
+    hello_for,
     not_spe,
     plan_dial,
     timed_out,
@@ -148,7 +149,7 @@ def open_client(
     """
     return _greeted(
         stream,
-        Hello(version=PROTOCOL_VERSION, token=token, client=client_name),
+        hello_for(token, client_name),
         address=address,
         timeout=timeout,
         max_frame=max_frame,

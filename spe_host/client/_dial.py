@@ -19,11 +19,13 @@ from ..auth import ConnectionInfo, find_connection
 from ..wire import PROTOCOL_VERSION, Error, Hello, Message, Refused, Welcome, exception_for
 
 __all__ = [
+    "BINARY_OUTPUT",
     "HOST_ENV",
     "Dial",
     "broke",
     "cannot_connect",
     "find_host",
+    "hello_for",
     "host_closed",
     "host_left",
     "not_spe",
@@ -103,8 +105,23 @@ def plan_dial(
                 "network path is trusted, allow clear text (--insecure on the command "
                 "line, insecure=True in Python)"
             )
-    hello = Hello(version=PROTOCOL_VERSION, token=token, client=client_name)
-    return Dial(address, shown, use_tls, hello)
+    return Dial(address, shown, use_tls, hello_for(token, client_name))
+
+
+#: Whether this client asks for binary output frames (protocol 1.5): always, but a
+#: test may turn it off to see the JSON frames a 1.4 client gets.
+BINARY_OUTPUT = True
+
+
+def hello_for(token: str | None, client_name: str) -> Hello:
+    """The ``hello`` this client says: our version, the token, binary output asked for.
+
+    A host older than 1.5 ignores ``binary_output`` and sends JSON output frames,
+    which the connection reads as before.
+    """
+    return Hello(
+        version=PROTOCOL_VERSION, token=token, client=client_name, binary_output=BINARY_OUTPUT
+    )
 
 
 def welcome_of(reply: Message | Refused | None, shown: str) -> Welcome:

@@ -3,13 +3,15 @@
 Theory of operation
 -------------------
 A follower is a cursor, not a queue: it holds the byte offset it will deliver next
-and the progress it delivered last, and nothing else. :meth:`Follower.pending` reads
+and the progress it delivered last, and nothing else. :meth:`Follower.pending` takes
 what the session's :class:`~spe_host.engine._streams.OutputBuffer` holds from that
-offset (one copy of the held bytes), cuts it into chunks, and moves the offset to
-the end the buffer reported. Writers never wait for a follower, and a follower
-that falls behind the buffer's bound is told how many bytes it missed, in the first
-chunk's ``dropped``; so what a follower costs does not depend on how much a script
-prints.
+offset (views of its immutable chunks, and a copy of what is in its open tail), cuts
+it into chunks, and moves the offset to the end the buffer reported. A chunk's text
+is decoded when it is first read (:func:`~spe_host._model.output_chunk`): a server
+sending binary output frames sends the bytes as they are. Writers never wait for a
+follower, and a follower that falls behind the buffer's bound is told how many bytes
+it missed, in the first chunk's ``dropped``; so what a follower costs does not
+depend on how much a script prints.
 
 Chunks are cut on the bytes, at character boundaries, so each chunk's ``offset`` is
 exactly where its text begins in the stream - the offset a client resumes from -
@@ -24,11 +26,13 @@ waits, so nothing written between two calls is missed.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from typing import Final
 
 import trio
 
-from .._model import OutputChunk, Progress, SessionState, decode_output
+from .._model import OutputChunk, Progress, SessionState, output_chunk
 from ._session import ScriptSession
 
 __all__ = ["DEFAULT_CHUNK_CHARS", "Follower"]
@@ -103,30 +107,25 @@ class Follower:
             items.append(progress)
             self._progress = progress
         limit = None if max_chunks is None else max(1, max_chunks) * self.chunk_chars
-        begin, raw = self.session.output.read_bytes(self.offset, limit)
-        if limit is not None and len(raw) == limit:
+        begin, pieces = self.session.output.read_pieces(self.offset, limit)
+        raw = _Span(pieces)
+        if limit is not None and raw.size == limit:
             # Cut off by the limit: end the batch between characters, not inside one.
-            raw = raw[: _whole_characters(raw)]
+            raw.size = _whole_characters(raw)
         dropped = begin - self.offset
         taken = 0
         chunks = 0
-        if raw or dropped:
-            with memoryview(raw) as view:
-                while True:
-                    chunks += 1
-                    end = _chunk_end(raw, taken, self.chunk_chars)
-                    items.append(
-                        OutputChunk(
-                            session=self.session.id,
-                            offset=begin + taken,
-                            text=decode_output(view[taken:end]),
-                            dropped=dropped,
-                        )
-                    )
-                    dropped = 0
-                    taken = end
-                    if taken >= len(raw) or chunks == max_chunks:
-                        break
+        if raw.size or dropped:
+            while True:
+                chunks += 1
+                end = _chunk_end(raw, taken, self.chunk_chars)
+                items.append(
+                    output_chunk(self.session.id, begin + taken, raw.cut(taken, end), dropped)
+                )
+                dropped = 0
+                taken = end
+                if taken >= raw.size or chunks == max_chunks:
+                    break
         # Authoritative: where what was taken ends in the buffer.
         self.offset = begin + taken
         return items
@@ -164,11 +163,49 @@ class Follower:
         )
 
 
-def _chunk_end(raw: bytes, start: int, limit: int) -> int:
+class _Span:
+    """Bytes held as pieces (views of the buffer's chunks), read as one run of bytes.
+
+    ``size`` may be lowered to leave the last bytes out.
+    """
+
+    __slots__ = ("_pieces", "_starts", "size")
+
+    def __init__(self, pieces: Sequence[bytes | memoryview]) -> None:
+        self._pieces = pieces
+        self._starts: list[int] = []
+        size = 0
+        for piece in pieces:
+            self._starts.append(size)
+            size += len(piece)
+        self.size = size
+
+    def __getitem__(self, at: int) -> int:
+        index = bisect_right(self._starts, at) - 1
+        return self._pieces[index][at - self._starts[index]]
+
+    def cut(self, begin: int, end: int) -> list[bytes | memoryview]:
+        """The bytes from ``begin`` to ``end`` as views of the pieces (no copy)."""
+        index = bisect_right(self._starts, begin) - 1
+        out: list[bytes | memoryview] = []
+        while begin < end:
+            piece, at = self._pieces[index], self._starts[index]
+            stop = min(end - at, len(piece))
+            out.append(
+                piece
+                if begin == at and stop == len(piece)
+                else memoryview(piece)[begin - at : stop]
+            )
+            begin = at + stop
+            index += 1
+        return out
+
+
+def _chunk_end(raw: _Span, start: int, limit: int) -> int:
     """Where the chunk from ``start`` ends: at most ``limit`` bytes on, between characters."""
     end = start + limit
-    if end >= len(raw):
-        return len(raw)
+    if end >= raw.size:
+        return raw.size
     # A character starts at a byte that is not a continuation byte (10xxxxxx), and
     # spans at most four bytes; limit >= 4 keeps the cut past ``start``.
     for cut in range(end, end - _MIN_CHUNK, -1):
@@ -177,13 +214,14 @@ def _chunk_end(raw: bytes, start: int, limit: int) -> int:
     return end  # not UTF-8 here (a script wrote stray bytes): cut at the limit
 
 
-def _whole_characters(raw: bytes) -> int:
+def _whole_characters(raw: _Span) -> int:
     """The length of the longest prefix of ``raw`` that does not end inside a character."""
-    for back in range(1, min(4, len(raw)) + 1):
-        lead = raw[-back]
+    size = raw.size
+    for back in range(1, min(4, size) + 1):
+        lead = raw[size - back]
         if lead & 0xC0 == 0x80:
             continue  # a continuation byte: the character started earlier
         # The sequence length a UTF-8 lead byte announces (1 for ASCII and stray bytes).
         length = 4 if lead >= 0xF0 else 3 if lead >= 0xE0 else 2 if lead >= 0xC0 else 1
-        return len(raw) if back >= length else len(raw) - back
-    return len(raw)  # not UTF-8 here (stray continuation bytes): cut at the limit
+        return size if back >= length else size - back
+    return size  # not UTF-8 here (stray continuation bytes): cut at the limit

@@ -282,6 +282,25 @@ class OutputBuffer:
             raw = held.read(begin, held.end if limit is None else min(held.end, begin + limit))
         return begin, raw
 
+    def read_pieces(
+        self, from_offset: int = 0, limit: int | None = None
+    ) -> tuple[int, list[bytes | memoryview]]:
+        """:meth:`read_bytes` without the copy: the bytes as pieces that stay as they are.
+
+        Views of the held chunks (which never change) and a copy of the open tail's
+        part (see :meth:`~spe_host.engine._held.Held.pieces`).
+
+        Raises:
+            ValueError: ``from_offset`` is negative or beyond the end.
+        """
+        self._stream.flush()
+        with self._lock:
+            held = self._held
+            begin = self._first_held(from_offset)
+            last = held.end if limit is None else min(held.end, begin + limit)
+            pieces = held.pieces(begin, last)
+        return begin, pieces
+
     def output_since(self, from_offset: int) -> OutputBytes:
         """The bytes held from ``from_offset`` on, as they are now, without a copy.
 

@@ -11,7 +11,9 @@ replayable by offset).
 A session's output and progress reach a client through an engine
 :class:`~spe_host.service.OutputCursor`, pumped by a task of the request. The frames of
 one flush (a few chunks) are joined and queued as one, whole or not at all: one write
-and one wake-up of the client a batch, not one a chunk; and when a pump is cancelled
+and one wake-up of the client a batch, not one a chunk. To a client that takes binary
+output frames (protocol 1.5) a chunk's bytes go as the engine holds them, never
+decoded or escaped, and the batch's join is their one copy. When a pump is cancelled
 (the run ended, the client cancelled) the items it took but did not queue go back to
 the run's backlog, and the next flush starts with them: nothing is lost or doubled. A
 lock per run keeps the order when the input handler flushes too.
@@ -26,7 +28,14 @@ from collections.abc import Callable, Sequence
 import trio
 
 from .._errors import LocalProtocolError
-from .._model import ExecutionResult, OutputChunk, Progress, byte_length, dropped_marker
+from .._model import (
+    ExecutionResult,
+    OutputChunk,
+    Progress,
+    byte_length,
+    chunk_bytes,
+    dropped_marker,
+)
 from ..service import OutputCursor
 from ..transport import FramedStream
 from ..transport._framed import Written
@@ -164,8 +173,26 @@ class Sender:
             return
         try:
             connection = self._framed.connection
-            frames = [connection.send(_event(request_id, session, item)) for item in items]
-            await self._framed.send_frame(frames[0] if len(frames) == 1 else b"".join(frames))
+            if connection.binary_output:
+                # Each chunk's bytes go into the batch as they are: the join below is
+                # the only copy of them in this thread.
+                frames: list[bytes | memoryview] = []
+                for item in items:
+                    if isinstance(item, OutputChunk):
+                        frames += connection.send_output(
+                            id=request_id,
+                            session=session,
+                            offset=item.offset,
+                            data=chunk_bytes(item),
+                            dropped=item.dropped,
+                        )
+                    else:
+                        frames.append(connection.send(_event(request_id, session, item)))
+            else:
+                frames = [connection.send(_event(request_id, session, item)) for item in items]
+            first = frames[0]
+            frame = first if len(frames) == 1 and type(first) is bytes else b"".join(frames)
+            await self._framed.send_frame(frame)
         except BaseException:
             if backlog is not None:
                 backlog[:0] = items

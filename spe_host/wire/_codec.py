@@ -78,6 +78,7 @@ __all__ = [
     "from_json",
     "from_json_list",
     "message_from_json",
+    "output_header",
     "request_id_of",
     "to_json",
 ]
@@ -264,6 +265,21 @@ def _spliced(obj: dict[str, JSON], end: bytes) -> bytes:
     pieces[0] = b"{"
     pieces.append(b"}" + end)
     return b"".join(pieces)
+
+
+def output_header(message: Output, size: int) -> bytes:
+    """The header of a binary ``output`` frame (1.5) whose payload is ``size`` bytes.
+
+    The message's fields but ``text``, and ``"bytes"``, newline included; the payload
+    (the text's bytes) follows it.
+    """
+    return b'{"type":"output","id":%d,"session":%b,"offset":%d,"dropped":%d,"bytes":%d}\n' % (
+        message.id,
+        dumps(message.session),
+        message.offset,
+        message.dropped,
+        size,
+    )
 
 
 # A member name's JSON text, by name: the messages' field names, a small set.

@@ -20,6 +20,15 @@ It checks everything that can be checked without knowing about sessions:
   done (a server has sent ``welcome``, a client has received it) frames from the peer
   are limited to ``handshake_max_frame``, so a stranger cannot make us buffer
   ``max_frame`` bytes;
+* binary output (1.5): a client whose ``hello`` asks for it, talking to a server of
+  1.5 or later, gets ``output`` events as a JSON header with ``"bytes": N`` instead
+  of ``"text"``, followed by exactly N raw bytes of the session's output; neither
+  side escapes or parses the text as JSON. The header and its payload count as one
+  frame against the limit, checked as soon as the header is read; the client's
+  connection decodes the payload as :func:`~spe_host._model.decode_output` does and
+  hands over the same :class:`~spe_host.wire.Output` a JSON frame would have given.
+  :attr:`Connection.binary_output` says whether both ends agreed; a server's
+  :meth:`Connection.send_output` makes the frame from bytes without decoding them;
 * the handshake: a client's first message is ``hello``, a server's ``welcome`` or
   ``error``, each side greets once, and the major protocol versions agree;
 * which side may send which message;
@@ -41,24 +50,47 @@ protocol forbids raises :class:`~spe_host.LocalProtocolError` and changes nothin
 from __future__ import annotations
 
 import json
-from collections.abc import Set
-from typing import Final
+from collections.abc import Sequence, Set
+from typing import Final, TypeAlias
 
 from spe_host._errors import LocalProtocolError, RemoteProtocolError
+from spe_host._rules import decode_output, encode_output
 
-from ._codec import check_version, encode_message, id_in, message_from_json
+from ._codec import check_version, encode_message, id_in, message_from_json, output_header
 from ._decoding import loads
-from ._events import DEFAULT_MAX_FRAME, Error, Message, Refused, Request, Side, Welcome
+from ._events import (
+    DEFAULT_MAX_FRAME,
+    VERSION_RE,
+    Error,
+    Message,
+    Output,
+    Refused,
+    Request,
+    Side,
+    Welcome,
+)
 from ._lifecycle import Answer, Lifecycle
 from ._requests import Hello
 
-__all__ = ["CLOSED", "HANDSHAKE_MAX_FRAME", "MAX_IN_FLIGHT", "NEED_DATA", "Connection"]
+__all__ = [
+    "BINARY_OUTPUT_MINOR",
+    "CLOSED",
+    "HANDSHAKE_MAX_FRAME",
+    "MAX_IN_FLIGHT",
+    "NEED_DATA",
+    "Connection",
+]
 
 #: The frame limit until the greeting is done: a hello is a few hundred bytes.
 HANDSHAKE_MAX_FRAME: Final = 64 * 1024
 #: Requests one connection may have in flight on the server; more are refused with
 #: ``busy``, as OpenSSH refuses channels beyond MaxSessions. Far above what a REPL needs.
 MAX_IN_FLIGHT: Final = 256
+#: The minor version of protocol 1 that added binary output frames.
+BINARY_OUTPUT_MINOR: Final = 5
+
+#: Output bytes in one or more pieces, in order.
+Payload: TypeAlias = "bytes | bytearray | memoryview | Sequence[bytes | memoryview]"
 
 
 class _Sentinel(type):
@@ -125,6 +157,10 @@ class Connection:
         self._error: RemoteProtocolError | None = None
         self._they_greeted = False  # hello (or welcome) received
         self._we_greeted = False  # hello (or welcome) sent
+        self._asked_binary = False  # a client: its hello asked for binary output
+        self._binary = False  # both ends agreed on binary output
+        # A client: the output header whose payload is still arriving, and its size.
+        self._payload: tuple[dict[str, object], int] | None = None
 
     # -- the request lifecycle, for the caller's use ---------------------------------------
 
@@ -140,6 +176,16 @@ class Connection:
     def input_pending(self, request_id: int) -> bool:
         """Whether an ``input_request`` of ``request_id`` waits for its ``input_reply``."""
         return self._lifecycle.input_pending(request_id)
+
+    @property
+    def binary_output(self) -> bool:
+        """Whether ``output`` events travel as a header and raw bytes on this connection.
+
+        True once the client's ``hello`` asked for it (``binary_output``) and each end
+        knows the other speaks 1.5 or later: on a server from the ``hello`` on, on a
+        client from the ``welcome`` on.
+        """
+        return self._binary
 
     @property
     def _frame_limit(self) -> int:
@@ -195,6 +241,15 @@ class Connection:
 
     def _next_event(self) -> Message | Refused | type[NEED_DATA] | type[CLOSED]:
         while True:
+            if self._payload is not None:
+                message = self._take_payload(*self._payload)
+                if message is None:
+                    return NEED_DATA
+                event = self._accept(message, self._payload[0])
+                self._payload = None
+                if event is not None:
+                    return event
+                continue
             limit = self._frame_limit
             end = self._buffer.find(b"\n", self._scanned)
             if end < 0:
@@ -216,9 +271,66 @@ class Connection:
             # A frame starts with "{": only a line that does not needs stripping (a
             # keep-alive), and a multi-megabyte frame is not copied once more.
             if line[:1] == b"{" or line.strip(b" \t\r"):
-                event = self._accept(*self._parse(line))
+                obj = self._load(line)
+                if (
+                    self.our_role == "client"
+                    and type(obj) is dict
+                    and "bytes" in obj
+                    and self._payload_header(obj, end, limit)
+                ):
+                    continue  # its payload comes next
+                event = self._accept(message_from_json(obj), obj)
                 if event is not None:
                     return event
+
+    def _payload_header(self, obj: dict[str, object], length: int, limit: int) -> bool:
+        # An output header announcing its payload: check it and wait for the bytes.
+        if obj.get("type") != "output":
+            return False  # an unknown key of another message: ignored, as any
+        request_id = id_in(obj)
+        if not self._binary:
+            raise RemoteProtocolError(
+                "the server sent an output payload ('bytes'), which this client did not "
+                "ask for in its hello",
+                request_id=request_id,
+            )
+        size = obj["bytes"]
+        if type(size) is not int or size < 0:
+            raise RemoteProtocolError(
+                "the output header's 'bytes' must be a non-negative integer, the length "
+                "of the payload that follows it",
+                request_id=request_id,
+            )
+        if "text" in obj:
+            raise RemoteProtocolError(
+                "an output header with a payload ('bytes') must not carry 'text' too",
+                request_id=request_id,
+            )
+        if length + size > limit:
+            raise RemoteProtocolError(
+                f"an output frame (a header of {length} bytes and a payload of {size}) is "
+                f"longer than the limit of {limit} bytes",
+                error_code="too_large",
+                request_id=request_id,
+            )
+        self._payload = (obj, size)
+        return True
+
+    def _take_payload(self, header: dict[str, object], size: int) -> Message | None:
+        # The message of an output header once its payload is buffered, else None.
+        if len(self._buffer) < size:
+            if self._eof:
+                raise RemoteProtocolError(
+                    f"the connection closed in the middle of an output payload "
+                    f"({len(self._buffer)} of its {size} bytes came)",
+                    request_id=id_in(header),
+                )
+            return None
+        # Decoded from a view of the buffer: the payload is copied once, into the text.
+        with memoryview(self._buffer) as view, view[:size] as payload:
+            header["text"] = decode_output(payload)
+        del self._buffer[:size]
+        return message_from_json(header)
 
     @staticmethod
     def _too_large(limit: int) -> RemoteProtocolError:
@@ -227,9 +339,9 @@ class Connection:
         )
 
     @staticmethod
-    def _parse(line: bytearray) -> tuple[Message, object]:
+    def _load(line: bytearray) -> object:
         try:
-            obj = loads(line)
+            return loads(line)
         except UnicodeDecodeError:
             raise RemoteProtocolError("the frame is not valid UTF-8") from None
         except json.JSONDecodeError as exc:
@@ -242,7 +354,6 @@ class Connection:
             raise RemoteProtocolError(
                 f"the frame is not acceptable JSON ({type(exc).__name__})"
             ) from None
-        return message_from_json(obj), obj
 
     def _accept(self, message: Message, obj: object) -> Message | Refused | None:
         # `obj` is the decoded frame, whose id (id_in) an error names: read only then.
@@ -256,6 +367,10 @@ class Connection:
                 raise RemoteProtocolError(f"'{message.TYPE}' may be sent only once")
             check_version(message.version)
             self._they_greeted = True
+            # Binary output: asked for by the client, and both speak 1.5 or later.
+            knows = _minor(message.version) >= BINARY_OUTPUT_MINOR
+            asked = message.binary_output if isinstance(message, Hello) else self._asked_binary
+            self._binary = asked and knows
             return message
         if not self._they_greeted:
             if self.their_role == "client":
@@ -289,7 +404,9 @@ class Connection:
             message: The message to send.
 
         Returns:
-            The bytes to write, newline included.
+            The bytes to write, newline included (an ``output`` event on a connection
+            with :attr:`binary_output`: its header, newline included, and its text's
+            bytes).
 
         Raises:
             LocalProtocolError: Our role may not send this message now (the handshake
@@ -297,6 +414,54 @@ class Connection:
                 frame would exceed ``max_frame`` (``too_large``). Nothing changes in the
                 connection's state.
         """
+        greeting = self._check_send(message)
+        if self._binary and type(message) is Output:
+            text = encode_output(message.text)
+            frame = output_header(message, len(text)) + text
+        else:
+            frame = encode_message(message, end=b"\n")
+        self._check_size(message, len(frame) - 1)
+        self._sent(message, greeting)
+        return frame
+
+    def send_output(
+        self, *, id: int, session: str, offset: int, data: Payload, dropped: int = 0
+    ) -> list[bytes | memoryview]:
+        """Serialise an ``output`` event from the output's bytes, as they are.
+
+        On a connection with :attr:`binary_output` the frame is its header and ``data``
+        itself, nothing copied or decoded; on any other, the JSON frame of the text
+        ``data`` stands for (:func:`~spe_host._model.decode_output`), as :meth:`send`
+        makes it. ``data`` must not end inside a character.
+
+        Args:
+            id: The request id of the ``execute`` or ``subscribe``.
+            session: The session id.
+            offset: The byte offset of ``data`` in the session's output stream.
+            data: The bytes, in one or more pieces (not changed while the frame is out).
+            dropped: Bytes lost just before them.
+
+        Returns:
+            The pieces of the frame, in order: write them as one.
+
+        Raises:
+            LocalProtocolError: As :meth:`send`.
+        """
+        pieces = [data] if isinstance(data, bytes | bytearray | memoryview) else list(data)
+        if not self._binary:
+            text = decode_output(pieces[0] if len(pieces) == 1 else b"".join(pieces))
+            message = Output(id=id, session=session, offset=offset, text=text, dropped=dropped)
+            return [self.send(message)]
+        message = Output(id=id, session=session, offset=offset, text="", dropped=dropped)
+        self._check_send(message)
+        size = sum(map(len, pieces))
+        header = output_header(message, size)
+        self._check_size(message, len(header) - 1 + size)
+        self._sent(message, False)
+        return [header, *pieces]
+
+    def _check_send(self, message: Message) -> bool:
+        # Whether our role may send ``message`` now; returns whether it is our greeting.
         if self.our_role != message.SENDER:
             raise LocalProtocolError(f"a {self.our_role} may not send '{message.TYPE}' messages")
         greeting = isinstance(message, Hello | Welcome)
@@ -315,17 +480,29 @@ class Connection:
             problem = None
         if problem is not None:
             raise LocalProtocolError(f"cannot send {problem}")
-        frame = encode_message(message, end=b"\n")
-        if len(frame) - 1 > self.max_frame:
+        return greeting
+
+    def _check_size(self, message: Message, size: int) -> None:
+        if size > self.max_frame:
             raise LocalProtocolError(
-                f"the '{message.TYPE}' message is {len(frame) - 1} bytes, longer than the frame "
+                f"the '{message.TYPE}' message is {size} bytes, longer than the frame "
                 f"limit of {self.max_frame} bytes",
                 error_code="too_large",
             )
+
+    def _sent(self, message: Message, greeting: bool) -> None:
         if greeting:
             self._we_greeted = True
+            if isinstance(message, Hello):
+                self._asked_binary = message.binary_output
         elif isinstance(message, Request):
             self._lifecycle.sent_request(message)
         elif isinstance(message, Answer):
             self._lifecycle.answered(message)
-        return frame
+
+
+def _minor(version: str) -> int:
+    # Of a version check_version took: MAJOR.MINOR, ASCII digits.
+    match = VERSION_RE.fullmatch(version)
+    assert match is not None
+    return int(match[2]) if len(match[2]) < 10 else BINARY_OUTPUT_MINOR

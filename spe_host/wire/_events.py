@@ -52,7 +52,7 @@ __all__ = [
     "Welcome",
 ]
 
-PROTOCOL_VERSION: Final = "1.4"
+PROTOCOL_VERSION: Final = "1.5"
 DEFAULT_MAX_FRAME: Final = 16 * 1024 * 1024
 
 ERROR_CODES: Final = frozenset(
@@ -149,6 +149,11 @@ class Welcome(Message):
 @record(kw_only=True)
 class Output(Message):
     """A chunk of a session's output, for an ``execute`` or a ``subscribe``.
+
+    On a connection whose client asked for binary output (1.5), a server's
+    :class:`~spe_host.wire.Connection` sends it as a JSON header and the text's bytes
+    after it (see :meth:`~spe_host.wire.Connection.send_output`); the receiving side
+    builds the same message.
 
     Attributes:
         id: The request id of the ``execute`` or ``subscribe``.

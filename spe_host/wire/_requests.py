@@ -55,6 +55,9 @@ class Hello(Message):
         token: The access token, or None where the transport authenticates the peer
             (unix sockets check the peer's uid).
         client: A free-form name for the client program.
+        binary_output: The client takes ``output`` events as a JSON header and the
+            text's raw bytes after it (new in 1.5; a 1.4 server ignores it and sends
+            JSON frames).
     """
 
     TYPE: ClassVar[str] = "hello"
@@ -63,6 +66,7 @@ class Hello(Message):
     # repr=False: a logged hello must not leak the secret.
     token: str | None = field(default=None, repr=False)
     client: str = "spe-host"
+    binary_output: bool = False
 
     def _problem(self) -> str | None:
         return version_problem(self.version)

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import pickle
 import threading
 
 import pytest
 import trio
 import trio.testing
+from hypothesis import given
+from hypothesis import strategies as st
 from support.engine import wait_location
 
 import spe_host
 from spe_host import Progress, SessionNotFound
-from spe_host._model import OutputChunk
+from spe_host._model import OutputChunk, chunk_bytes, output_chunk
 from spe_host.engine import Follower
-from spe_host.engine._follow import _chunk_end
+from spe_host.engine._follow import _chunk_end, _Span, _whole_characters
 
 
 def chunks_of(items: list[OutputChunk | Progress]) -> list[OutputChunk]:
@@ -217,14 +221,16 @@ async def test_pending_reads_the_buffer_once_however_many_chunks(
         await host.execute("s", "print('y' * 10000)")
         buffer = host.session("s").output
         reads = 0
-        read_bytes = buffer.read_bytes
+        read_pieces = buffer.read_pieces
 
-        def counting(from_offset: int = 0, limit: int | None = None) -> tuple[int, bytes]:
+        def counting(
+            from_offset: int = 0, limit: int | None = None
+        ) -> tuple[int, list[bytes | memoryview]]:
             nonlocal reads
             reads += 1
-            return read_bytes(from_offset, limit)
+            return read_pieces(from_offset, limit)
 
-        monkeypatch.setattr(buffer, "read_bytes", counting)
+        monkeypatch.setattr(buffer, "read_pieces", counting)
         follower = Follower(host.session("s"), 0, chunk_chars=100, progress=Progress())
         chunks = chunks_of(follower.pending())
         assert len(chunks) == 101
@@ -251,12 +257,63 @@ async def test_a_bounded_pending_takes_one_batch_and_cuts_between_characters(
         assert follower.offset == len(text.encode())
 
 
-def test_chunks_are_cut_between_characters() -> None:
+@pytest.mark.parametrize("split", [None, 1, 2, 3, 7])
+def test_chunks_are_cut_between_characters(split: int | None) -> None:
+    # The same cuts whether the bytes are one piece or views of several.
+    def span(data: bytes) -> _Span:
+        if split is None:
+            return _Span([data])
+        return _Span([data[:split], memoryview(data)[split:]])
+
     data = "a😀".encode() * 3  # 1 + 4 bytes, repeated
-    assert _chunk_end(data, 0, 4) == 1  # the emoji does not fit after the 'a'
-    assert _chunk_end(data, 1, 4) == 5  # the emoji alone
-    assert _chunk_end(data, 0, 5) == 5
-    assert _chunk_end(data, 0, 7) == 6
-    assert _chunk_end(data, 10, 100) == len(data)
+    assert _chunk_end(span(data), 0, 4) == 1  # the emoji does not fit after the 'a'
+    assert _chunk_end(span(data), 1, 4) == 5  # the emoji alone
+    assert _chunk_end(span(data), 0, 5) == 5
+    assert _chunk_end(span(data), 0, 7) == 6
+    assert _chunk_end(span(data), 10, 100) == len(data)
     stray = b"\x80" * 10  # not UTF-8 at all: cut where the limit says
-    assert _chunk_end(stray, 0, 4) == 4
+    assert _chunk_end(span(stray), 0, 4) == 4
+    assert _whole_characters(span(data)) == len(data)
+    assert _whole_characters(span(data[:-1])) == len(data) - 4
+
+
+@given(
+    data=st.binary(max_size=64)
+    | st.text(max_size=24).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    cuts=st.lists(st.integers(0, 64), max_size=4),
+    begin=st.integers(0, 64),
+    end=st.integers(0, 64),
+)
+def test_a_span_reads_its_pieces_as_one_run_of_bytes(
+    data: bytes, cuts: list[int], begin: int, end: int
+) -> None:
+    bounds = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
+    pieces: list[bytes | memoryview] = [
+        memoryview(data)[a:b] if i % 2 else data[a:b]
+        for i, (a, b) in enumerate(itertools.pairwise(bounds))
+    ]
+    raw = _Span(pieces)
+    assert raw.size == len(data)
+    assert bytes(raw[i] for i in range(len(data))) == data
+    begin, end = min(begin, len(data)), min(max(begin, end), len(data))
+    assert b"".join(raw.cut(begin, end)) == data[begin:end]
+
+
+def test_a_followers_chunk_holds_its_bytes_until_its_text_is_read() -> None:
+    raw = "héllo €\n".encode() + b"\xff"
+    pieces: list[bytes | memoryview] = [raw[:2], memoryview(raw)[2:]]  # cut inside the é
+    chunk = output_chunk("s", 10, pieces, dropped=3)
+    assert chunk_bytes(chunk) is pieces  # as they are: nothing decoded
+    assert chunk.end == 10 + len(raw)  # counted without decoding
+    assert chunk_bytes(chunk) is pieces
+    eager = OutputChunk(
+        session="s", offset=10, text=raw.decode("utf-8", "surrogateescape"), dropped=3
+    )
+    assert chunk == eager
+    assert hash(chunk) == hash(eager)
+    assert repr(chunk) == repr(eager)
+    assert pickle.loads(pickle.dumps(chunk)) == eager
+    assert dataclasses.replace(chunk, dropped=0).text == eager.text
+    # Once read, the text is kept, and the bytes are the text's.
+    assert b"".join(chunk_bytes(chunk)) == raw
+    assert chunk.end == eager.end

@@ -60,8 +60,9 @@ def report(capsys: pytest.CaptureFixture[str], what: str, figure: str) -> None:
         print(f"\nbounds: {what}: {figure}")
 
 
+@pytest.mark.parametrize("binary", [False, True], ids=["json frames", "binary frames"])
 async def test_memory_per_subscriber_that_never_reads_is_a_small_constant(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], binary: bool
 ) -> None:
     connections, per_connection = 4, 4
     with trio.fail_after(30):
@@ -71,7 +72,8 @@ async def test_memory_per_subscriber_that_never_reads_is_a_small_constant(
             held = []
             with traced() as allocated:
                 for _ in range(connections):
-                    stream, _conn = await srv.raw_hello()
+                    stream, conn = await srv.raw_hello(binary_output=binary)
+                    assert conn.binary_output is binary
                     for request_id in range(1, per_connection + 1):
                         subscribe = {"type": "subscribe", "id": request_id, "session": "big"}
                         await stream.send_all(encode(subscribe))
@@ -80,7 +82,8 @@ async def test_memory_per_subscriber_that_never_reads_is_a_small_constant(
                 each = allocated() / (connections * per_connection)
     report(
         capsys,
-        "memory per non-reading subscriber (session holding 8 MiB)",
+        "memory per non-reading subscriber (session holding 8 MiB, "
+        f"{'binary' if binary else 'json'} frames)",
         f"{each / 1024:.0f} KiB",
     )
     assert each < 1 * MIB

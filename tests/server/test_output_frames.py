@@ -3,8 +3,9 @@
 And a pump's batch of chunks goes out as one write, whole or not at all.
 
 An ``output`` frame of 4 KiB or more has its text escaped by ``wire._text`` (whole
-buffer passes, not json's loop); this checks the text that comes out of the client
-is the text the script printed, escapes, stray bytes and all.
+buffer passes, not json's loop), or - to a client that asked for binary output - is
+sent as the bytes themselves; this checks the text that comes out of the client is
+the text the script printed, escapes, stray bytes and all, either way.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from support.server import served
 from support.wire import begin, handshaken
 
 from spe_host._model import OutputChunk, Progress
+from spe_host.client import _dial
 from spe_host.server._sending import Run, Sender
 from spe_host.transport import FramedStream, _framed
 from spe_host.wire import Connection, Message, Subscribe, _codec, _text
@@ -44,9 +46,11 @@ def _expected() -> str:
     return out.getvalue()
 
 
+@pytest.mark.parametrize("binary", [True, False], ids=["binary frames", "json frames"])
 async def test_long_output_with_every_escape_reaches_execute_and_subscriber_intact(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, binary: bool
 ) -> None:
+    monkeypatch.setattr(_dial, "BINARY_OUTPUT", binary)
     expected = _expected()
     escaped: list[int] = []  # the frames whose text took the fast path, and their lengths
 
@@ -63,7 +67,10 @@ async def test_long_output_with_every_escape_reaches_execute_and_subscriber_inta
             result = await client.execute("s", SCRIPT, on_output=streamed.append)
             assert result.status == "completed", result.error
             assert result.output == expected
-            assert len(escaped) >= 2  # the fast path ran (the chunk with 0xff did not)
+            if binary:
+                assert not escaped  # the bytes went as they are
+            else:
+                assert len(escaped) >= 2  # the fast path ran (the chunk with 0xff did not)
             assert "".join(chunk.text for chunk in streamed) == expected
             subscribed: list[str] = []
             async with client.subscribe("s") as events:

@@ -21,9 +21,11 @@ from spe_host.wire import CLOSED, NEED_DATA, PROTOCOL_VERSION, Connection, Hello
 class ScriptedHost:
     """The server's end of a memory stream, driven one message at a time by a test."""
 
-    def __init__(self, stream: trio.abc.Stream) -> None:
+    def __init__(self, stream: trio.abc.Stream, version: str = PROTOCOL_VERSION) -> None:
         self.stream = stream
         self.conn = Connection("server")
+        self.version = version  # what the welcome announces
+        self.hello: Hello | None = None
 
     async def next(self) -> Message:
         """The next message the client sent."""
@@ -40,14 +42,22 @@ class ScriptedHost:
         await self.stream.send_all(b"".join(self.conn.send(m) for m in messages))
 
     async def greet(self) -> None:
-        assert isinstance(await self.next(), Hello)
-        await self.send(Welcome(version=PROTOCOL_VERSION, server="scripted", role="admin", pid=7))
+        hello = await self.next()
+        assert isinstance(hello, Hello)
+        self.hello = hello
+        if self.version != PROTOCOL_VERSION:
+            # An older host: it ignores what it does not know, binary_output included.
+            self.conn = Connection("server")
+            self.conn.receive_data(b'{"type":"hello","version":"%s"}\n' % self.version.encode())
+            assert isinstance(self.conn.next_event(), Hello)
+        await self.send(Welcome(version=self.version, server="scripted", role="admin", pid=7))
 
 
 @asynccontextmanager
-async def scripted() -> AsyncIterator[tuple[Client, ScriptedHost]]:
+async def scripted(version: str = PROTOCOL_VERSION) -> AsyncIterator[tuple[Client, ScriptedHost]]:
+    """A client over a memory stream to a scripted host announcing ``version``."""
     client_end, host_end = trio.testing.memory_stream_pair()
-    host = ScriptedHost(host_end)
+    host = ScriptedHost(host_end, version)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(host.greet)
         async with open_client(client_end, address="memory") as client:

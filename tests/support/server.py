@@ -108,10 +108,13 @@ class Served:
         self.raw_streams.append(stream)  # closed when the `served` block ends
         return stream
 
-    async def raw_hello(self, role: str = "admin") -> tuple[trio.abc.Stream, Connection]:
-        """A bare connection that has completed the handshake."""
+    async def raw_hello(
+        self, role: str = "admin", *, binary_output: bool = False
+    ) -> tuple[trio.abc.Stream, Connection]:
+        """A bare connection that has completed the handshake (asking for binary
+        output frames if told to)."""
         stream = await self.open_raw()
-        return stream, await greet(stream, self.token(role))
+        return stream, await greet(stream, self.token(role), binary_output=binary_output)
 
 
 @asynccontextmanager
@@ -164,14 +167,18 @@ async def open_memory_peer(
     return peer_end
 
 
-async def greet(stream: trio.abc.Stream, token: str | None = None) -> Connection:
+async def greet(
+    stream: trio.abc.Stream, token: str | None = None, *, binary_output: bool = False
+) -> Connection:
     """Say ``hello`` over a bare stream and read the ``welcome``; return the protocol state.
 
     The returned client-side :class:`~spe_host.wire.Connection` has seen the welcome, so
-    a test can go on with frames it builds itself.
+    a test can go on with frames it builds itself. The hello asks for binary output
+    frames only when told to: by default the host sends the JSON frames of 1.4.
     """
     conn = Connection("client")
-    await stream.send_all(conn.send(Hello(version=PROTOCOL_VERSION, token=token, client="raw")))
+    hello = Hello(version=PROTOCOL_VERSION, token=token, client="raw", binary_output=binary_output)
+    await stream.send_all(conn.send(hello))
     frames = await read_frames(stream, count=1)
     assert frames[0]["type"] == "welcome", frames
     conn.receive_data(encode(frames[0]))

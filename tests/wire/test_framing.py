@@ -80,7 +80,7 @@ def test_frame_exactly_at_the_limit_is_accepted() -> None:
 
 
 def test_sending_an_oversized_frame_is_a_local_error() -> None:
-    client = p.Connection("client", max_frame=80)
+    client = p.Connection("client", max_frame=100)
     client.send(p.Hello(version="1.0"))
     with pytest.raises(LocalProtocolError) as info:
         client.send(p.Execute(id=1, session="s", code="x" * 100))
