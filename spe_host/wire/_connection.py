@@ -22,13 +22,10 @@ It checks everything that can be checked without knowing about sessions:
   ``max_frame`` bytes;
 * binary output (1.5): a client whose ``hello`` asks for it, talking to a server of
   1.5 or later, gets ``output`` events as a JSON header with ``"bytes": N`` instead
-  of ``"text"``, followed by exactly N raw bytes of the session's output; neither
-  side escapes or parses the text as JSON. The header and its payload count as one
-  frame against the limit, checked as soon as the header is read; the client's
-  connection decodes the payload as :func:`~spe_host._model.decode_output` does and
-  hands over the same :class:`~spe_host.wire.Output` a JSON frame would have given.
-  :attr:`Connection.binary_output` says whether both ends agreed; a server's
-  :meth:`Connection.send_output` makes the frame from bytes without decoding them;
+  of ``"text"``, followed by exactly N raw bytes, which neither side escapes or parses
+  as JSON (:mod:`._payload` reads them). :attr:`Connection.binary_output` says whether
+  both ends agreed; a server's :meth:`Connection.send_output` makes the frame from
+  bytes without decoding them;
 * the handshake: a client's first message is ``hello``, a server's ``welcome`` or
   ``error``, each side greets once, and the major protocol versions agree;
 * which side may send which message;
@@ -49,7 +46,6 @@ protocol forbids raises :class:`~spe_host.LocalProtocolError` and changes nothin
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence, Set
 from typing import Final, TypeAlias
 
@@ -57,7 +53,6 @@ from spe_host._errors import LocalProtocolError, RemoteProtocolError
 from spe_host._rules import decode_output, encode_output
 
 from ._codec import check_version, encode_message, id_in, message_from_json, output_header
-from ._decoding import loads
 from ._events import (
     DEFAULT_MAX_FRAME,
     VERSION_RE,
@@ -70,6 +65,7 @@ from ._events import (
     Welcome,
 )
 from ._lifecycle import Answer, Lifecycle
+from ._payload import load_frame, payload_size, take_payload, too_large
 from ._requests import Hello
 
 __all__ = [
@@ -242,7 +238,7 @@ class Connection:
     def _next_event(self) -> Message | Refused | type[NEED_DATA] | type[CLOSED]:
         while True:
             if self._payload is not None:
-                message = self._take_payload(*self._payload)
+                message = take_payload(self._buffer, *self._payload, eof=self._eof)
                 if message is None:
                     return NEED_DATA
                 event = self._accept(message, self._payload[0])
@@ -255,14 +251,14 @@ class Connection:
             if end < 0:
                 self._scanned = len(self._buffer)
                 if self._scanned > limit:
-                    raise self._too_large(limit)
+                    raise too_large(limit)
                 if self._eof:
                     if self._buffer:
                         raise RemoteProtocolError("the connection closed in the middle of a frame")
                     return CLOSED
                 return NEED_DATA
             if end > limit:
-                raise self._too_large(limit)
+                raise too_large(limit)
             # A slice of the buffer, not bytes() of one: a frame of megabytes is
             # copied once (bytes() of it took 4.6 ms of fresh pages for 3.3 MB).
             line = self._buffer[:end]
@@ -271,89 +267,15 @@ class Connection:
             # A frame starts with "{": only a line that does not needs stripping (a
             # keep-alive), and a multi-megabyte frame is not copied once more.
             if line[:1] == b"{" or line.strip(b" \t\r"):
-                obj = self._load(line)
-                if (
-                    self.our_role == "client"
-                    and type(obj) is dict
-                    and "bytes" in obj
-                    and self._payload_header(obj, end, limit)
-                ):
-                    continue  # its payload comes next
+                obj = load_frame(line)
+                if self.our_role == "client" and type(obj) is dict and "bytes" in obj:
+                    size = payload_size(obj, end, limit, binary=self._binary)
+                    if size is not None:
+                        self._payload = (obj, size)
+                        continue  # its payload comes next
                 event = self._accept(message_from_json(obj), obj)
                 if event is not None:
                     return event
-
-    def _payload_header(self, obj: dict[str, object], length: int, limit: int) -> bool:
-        # An output header announcing its payload: check it and wait for the bytes.
-        if obj.get("type") != "output":
-            return False  # an unknown key of another message: ignored, as any
-        request_id = id_in(obj)
-        if not self._binary:
-            raise RemoteProtocolError(
-                "the server sent an output payload ('bytes'), which this client did not "
-                "ask for in its hello",
-                request_id=request_id,
-            )
-        size = obj["bytes"]
-        if type(size) is not int or size < 0:
-            raise RemoteProtocolError(
-                "the output header's 'bytes' must be a non-negative integer, the length "
-                "of the payload that follows it",
-                request_id=request_id,
-            )
-        if "text" in obj:
-            raise RemoteProtocolError(
-                "an output header with a payload ('bytes') must not carry 'text' too",
-                request_id=request_id,
-            )
-        if length + size > limit:
-            raise RemoteProtocolError(
-                f"an output frame (a header of {length} bytes and a payload of {size}) is "
-                f"longer than the limit of {limit} bytes",
-                error_code="too_large",
-                request_id=request_id,
-            )
-        self._payload = (obj, size)
-        return True
-
-    def _take_payload(self, header: dict[str, object], size: int) -> Message | None:
-        # The message of an output header once its payload is buffered, else None.
-        if len(self._buffer) < size:
-            if self._eof:
-                raise RemoteProtocolError(
-                    f"the connection closed in the middle of an output payload "
-                    f"({len(self._buffer)} of its {size} bytes came)",
-                    request_id=id_in(header),
-                )
-            return None
-        # Decoded from a view of the buffer: the payload is copied once, into the text.
-        with memoryview(self._buffer) as view, view[:size] as payload:
-            header["text"] = decode_output(payload)
-        del self._buffer[:size]
-        return message_from_json(header)
-
-    @staticmethod
-    def _too_large(limit: int) -> RemoteProtocolError:
-        return RemoteProtocolError(
-            f"a frame is longer than the limit of {limit} bytes", error_code="too_large"
-        )
-
-    @staticmethod
-    def _load(line: bytearray) -> object:
-        try:
-            return loads(line)
-        except UnicodeDecodeError:
-            raise RemoteProtocolError("the frame is not valid UTF-8") from None
-        except json.JSONDecodeError as exc:
-            raise RemoteProtocolError(
-                f"the frame is not valid JSON ({exc.msg} at character {exc.pos})"
-            ) from None
-        except (ValueError, RecursionError) as exc:
-            # ValueError: NaN/Infinity or an integer too long to convert; RecursionError:
-            # arrays nested thousands deep.
-            raise RemoteProtocolError(
-                f"the frame is not acceptable JSON ({type(exc).__name__})"
-            ) from None
 
     def _accept(self, message: Message, obj: object) -> Message | Refused | None:
         # `obj` is the decoded frame, whose id (id_in) an error names: read only then.
