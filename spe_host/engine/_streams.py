@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from typing import TypeVar
 
 import trio
 
@@ -40,6 +41,8 @@ from ._changes import changed
 from ._events import Broadcast
 from ._flush import flusher
 from ._held import Held
+
+_T = TypeVar("_T")
 
 __all__ = [
     "DEFAULT_OUTPUT_LIMIT",
@@ -275,12 +278,7 @@ class OutputBuffer:
         Raises:
             ValueError: ``from_offset`` is negative or beyond the end.
         """
-        self._stream.flush()
-        with self._lock:
-            held = self._held
-            begin = self._first_held(from_offset)
-            raw = held.read(begin, held.end if limit is None else min(held.end, begin + limit))
-        return begin, raw
+        return self._take(from_offset, limit, Held.read)
 
     def read_pieces(
         self, from_offset: int = 0, limit: int | None = None
@@ -293,13 +291,19 @@ class OutputBuffer:
         Raises:
             ValueError: ``from_offset`` is negative or beyond the end.
         """
+        return self._take(from_offset, limit, Held.pieces)
+
+    def _take(
+        self, from_offset: int, limit: int | None, take: Callable[[Held, int, int], _T]
+    ) -> tuple[int, _T]:
+        # The held span from `from_offset` on (at most `limit` bytes), taken under the
+        # lock with `take(held, begin, last)`, and the offset of its first byte.
         self._stream.flush()
         with self._lock:
             held = self._held
             begin = self._first_held(from_offset)
             last = held.end if limit is None else min(held.end, begin + limit)
-            pieces = held.pieces(begin, last)
-        return begin, pieces
+            return begin, take(held, begin, last)
 
     def output_since(self, from_offset: int) -> OutputBytes:
         """The bytes held from ``from_offset`` on, as they are now, without a copy.
